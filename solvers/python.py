@@ -1,0 +1,93 @@
+"""PaD / PoT / PAL programs: Python that computes an answer.
+
+The answer is the value of ``answer_var`` (default ``ans``, as in Program-of-Thoughts), or
+the return value of ``solution()`` (PAL) when the program defines one and sets no ``ans``.
+Programs run in a sandboxed worker (``_pool``) with the namespace from ``_restricted``.
+
+Example:
+    >>> from solvers import solve, SolverRequest
+    >>> solve(SolverRequest(solver="python", program="from fractions import Fraction\\n"
+    ...                     "ans = Fraction(3, 4)")).answer
+    '3/4'
+"""
+
+from __future__ import annotations
+
+import traceback
+from typing import Any
+
+from solvers.base import SolverRequest
+
+NAME = "python"
+POOL = "py"
+FILENAME = "<program>"
+
+
+def payload(request: SolverRequest) -> dict[str, Any]:
+    return {
+        "program": request.program,
+        "answer_var": request.answer_var,
+        "max_output": request.max_output,
+    }
+
+
+def _located(exc: BaseException) -> str:
+    """``line N: Type: message``, with N the last program line on the traceback."""
+    line = None
+    for frame in traceback.extract_tb(exc.__traceback__):
+        if frame.filename == FILENAME:
+            line = frame.lineno
+    where = f"line {line}: " if line else ""
+    return f"{where}{type(exc).__name__}: {exc}"
+
+
+def init_worker() -> None:
+    """Import what programs use before the worker drops privileges (see ``_sandbox.enter``)."""
+    from solvers import sympy as sympy_backend
+
+    run({"program": "import sympy\nans = sympy.solve(sympy.Symbol('x') - 1)", "max_output": 10})
+    sympy_backend.run({"program": "2x + y = 3\nx - y = 0\nx**2 = 4", "unknowns": None})
+    sympy_backend.run({"program": "(x**2 - 1)/(x - 1)", "unknowns": None})
+
+
+def run(p: dict[str, Any]) -> dict[str, Any]:
+    """Executed inside a worker."""
+    from solvers import _restricted, _sandbox
+    from solvers._answer import encode
+
+    output = _restricted.CappedOutput(int(p.get("max_output", 8192)))
+    try:
+        tree = _restricted.check_program(p["program"], FILENAME)
+        code = compile(tree, FILENAME, "exec")
+    except _restricted.ProgramRejected as exc:
+        return {"status": "error", "detail": str(exc)}
+    except (SyntaxError, ValueError, RecursionError, MemoryError) as exc:
+        return {"status": "error", "detail": f"cannot compile program: {exc}"}
+
+    ns = _restricted.namespace(output)
+    var = p.get("answer_var", "ans")
+    try:
+        exec(code, ns)
+        if var in ns:
+            value = ns[var]
+        elif callable(ns.get("solution")):
+            value = ns["solution"]()
+        else:
+            return {
+                "status": "error",
+                "detail": f"program did not set `{var}` and defines no `solution()`",
+                "stdout": output.text(),
+            }
+        answer, answer_type = encode(value)
+    except _restricted.OutputLimitExceeded as exc:
+        return {"status": "error", "detail": str(exc), "stdout": output.text()}
+    except MemoryError:
+        return {"status": "memory", "detail": "memory limit exceeded", "stdout": output.text()}
+    except RecursionError:
+        return {"status": "error", "detail": "RecursionError: maximum recursion depth exceeded",
+                "stdout": output.text()}
+    except _sandbox.CallTimeout:
+        raise
+    except BaseException as exc:  # the program's own error is data for the repair step
+        return {"status": "error", "detail": _located(exc), "stdout": output.text()}
+    return {"status": "ok", "answer": answer, "answer_type": answer_type, "stdout": output.text()}
