@@ -29,8 +29,18 @@ from solvers._sandbox import SandboxConfig
 from solvers.base import SCHEMA_VERSION, Backend, SolverRequest, SolverResult, Status
 
 __all__ = [
-    "SCHEMA_VERSION", "Backend", "SolverRequest", "SolverResult", "Status", "asolve",
-    "available", "get_backend", "get_pool", "register", "shutdown", "solve",
+    "SCHEMA_VERSION",
+    "Backend",
+    "SolverRequest",
+    "SolverResult",
+    "Status",
+    "asolve",
+    "available",
+    "get_backend",
+    "get_pool",
+    "register",
+    "shutdown",
+    "solve",
 ]
 
 _REGISTRY: dict[str, str] = {
@@ -91,8 +101,10 @@ def solve(request: SolverRequest) -> SolverResult:
     start = time.perf_counter()
     try:
         out: dict[str, Any] = get_pool(backend.POOL).run(
-            f"{backend.__name__}:run", backend.payload(request),
-            timeout_s=request.timeout_s, memory_mb=request.memory_mb,
+            f"{backend.__name__}:run",
+            backend.payload(request),
+            timeout_s=request.timeout_s,
+            memory_mb=request.memory_mb,
         )
     except PoolError as exc:
         out = {"status": "error", "detail": f"solver unavailable: {exc}"}

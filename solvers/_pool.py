@@ -31,8 +31,16 @@ from typing import Any
 from solvers import _sandbox
 
 _PRELOAD = [
-    "json", "sympy", "clingo", "solvers._answer", "solvers._restricted", "solvers.python",
-    "solvers.sympy", "solvers.asp", "solvers.prolog",
+    "json",
+    "sympy",
+    "clingo",
+    "solvers._answer",
+    "solvers._restricted",
+    "solvers.python",
+    "solvers.sympy",
+    "solvers.asp",
+    "solvers.prolog",
+    "solvers._probe",
 ]
 _GRACE_S = 0.25  # the worker enforces its own limit first; the parent kills after this
 _ctx_lock = threading.Lock()
@@ -70,7 +78,7 @@ def _context() -> Any:
 
 def resolve(path: str) -> Callable[..., Any]:
     module, _, name = path.partition(":")
-    return getattr(importlib.import_module(module), name)  # type: ignore[no-any-return]
+    return getattr(importlib.import_module(module), name)
 
 
 def _worker_main(conn: Connection, config: _sandbox.SandboxConfig, init: str | None) -> None:
@@ -163,7 +171,9 @@ class WorkerPool:
         ctx = _context()
         parent, child = ctx.Pipe(duplex=True)
         proc = ctx.Process(
-            target=_worker_main, args=(child, self.config, self.init), daemon=True,
+            target=_worker_main,
+            args=(child, self.config, self.init),
+            daemon=True,
             name=f"nesy-{self.name}-worker",
         )
         _spawning.active = True
@@ -213,20 +223,24 @@ class WorkerPool:
                 self._live -= 1
 
     def _acquire(self) -> _Worker:
-        with self._lock:
-            if self._closed:
-                raise PoolError(f"pool {self.name!r} is closed")
-            grow = self._live < self.size and self._idle.empty()
+        while True:
+            with self._lock:
+                if self._closed:
+                    raise PoolError(f"pool {self.name!r} is closed")
+                grow = self._live < self.size and self._idle.empty()
+                if grow:
+                    self._live += 1
             if grow:
-                self._live += 1
-        if grow:
-            try:
-                return self._spawn()
-            except BaseException:
-                with self._lock:
-                    self._live -= 1
-                raise
-        return self._idle.get()
+                try:
+                    return self._spawn()
+                except BaseException:
+                    with self._lock:
+                        self._live -= 1
+                    raise
+            worker = self._idle.get()
+            if worker.process.is_alive():
+                return worker
+            self._discard(worker, kill=False)  # died while idle (OOM killer, kill -9)
 
     def warm(self) -> None:
         """Start every worker now instead of on first use."""
@@ -270,7 +284,7 @@ class WorkerPool:
             self._discard(worker, kill=True)
         else:
             self._idle.put(worker)
-        return out  # type: ignore[no-any-return]
+        return out
 
 
 def _death_result(exitcode: int | None, memory_mb: int) -> dict[str, Any]:

@@ -41,25 +41,56 @@ MAX_AST_NODES = 50_000
 
 FORBIDDEN_NAMES = frozenset(
     {
-        "eval", "exec", "compile", "open", "globals", "locals", "vars", "getattr", "setattr",
-        "delattr", "input", "breakpoint", "help", "memoryview", "exit", "quit", "__import__",
-        "__builtins__", "__loader__", "__spec__",
+        "eval",
+        "exec",
+        "compile",
+        "open",
+        "globals",
+        "locals",
+        "vars",
+        "getattr",
+        "setattr",
+        "delattr",
+        "input",
+        "breakpoint",
+        "help",
+        "memoryview",
+        "exit",
+        "quit",
+        "__import__",
+        "__builtins__",
+        "__loader__",
+        "__spec__",
     }
 )
 
 # Non-underscore attributes that still walk from an object to frames, code and globals.
 FORBIDDEN_ATTRS = frozenset(
     {
-        "f_globals", "f_locals", "f_builtins", "f_back", "f_code", "gi_frame", "gi_code",
-        "cr_frame", "cr_code", "ag_frame", "ag_code", "tb_frame", "tb_next", "co_code",
-        "func_globals", "mro", "format_map",
+        "f_globals",
+        "f_locals",
+        "f_builtins",
+        "f_back",
+        "f_code",
+        "gi_frame",
+        "gi_code",
+        "cr_frame",
+        "cr_code",
+        "ag_frame",
+        "ag_code",
+        "tb_frame",
+        "tb_next",
+        "co_code",
+        "func_globals",
+        "mro",
+        "format_map",
     }
 )
 
 SAFE_BUILTINS = (
-    "abs all any ascii bin bool bytes callable chr complex dict divmod enumerate filter float "
-    "format frozenset hash hex int isinstance issubclass iter len list map max min next oct "
-    "ord pow range repr reversed round set slice sorted str sum tuple zip "
+    "abs all any ascii bin bool bytearray bytes callable chr complex dict divmod enumerate "
+    "filter float format frozenset hash hex int isinstance issubclass iter len list map max "
+    "min next oct ord pow range repr reversed round set slice sorted str sum tuple zip "
     "ArithmeticError AssertionError AttributeError Exception IndexError KeyError LookupError "
     "NameError NotImplementedError OverflowError RuntimeError StopIteration TypeError "
     "ValueError ZeroDivisionError True False None"
@@ -117,11 +148,25 @@ def _public(module: types.ModuleType) -> dict[str, Any]:
 _STDLIB = {
     m.__name__: m
     for m in (
-        cmath, collections, datetime, decimal, fractions, functools, heapq, itertools, math,
-        operator, random, re, statistics, string,
+        cmath,
+        collections,
+        datetime,
+        decimal,
+        fractions,
+        functools,
+        heapq,
+        itertools,
+        math,
+        operator,
+        random,
+        re,
+        statistics,
+        string,
     )
 }
-MODULES: dict[str, ModuleProxy] = {name: ModuleProxy(name, _public(m)) for name, m in _STDLIB.items()}
+MODULES: dict[str, ModuleProxy] = {
+    name: ModuleProxy(name, _public(m)) for name, m in _STDLIB.items()
+}
 MODULES["sympy"] = ModuleProxy("sympy", {n: getattr(sympy, n) for n in SYMPY_NAMES})
 ALLOWED_IMPORTS = frozenset(MODULES)
 
@@ -135,8 +180,9 @@ def guarded_import(
 ) -> ModuleProxy:
     if level != 0 or name not in MODULES:
         allowed = ", ".join(sorted(ALLOWED_IMPORTS))
-        raise ImportError(f"import of {name!r} is not allowed in the solver sandbox "
-                          f"(allowed: {allowed})")
+        raise ImportError(
+            f"import of {name!r} is not allowed in the solver sandbox (allowed: {allowed})"
+        )
     return MODULES[name]
 
 
@@ -242,22 +288,30 @@ _SAFE_GLOBALS: dict[str, Any] = {n: getattr(sympy, n) for n in sympy.__all__}
 _SAFE_GLOBALS["__builtins__"] = {}
 
 
-def safe_parse_expr(s: str, local_dict: Any = None, transformations: Any = None,
-                    global_dict: Any = None, evaluate: Any = True) -> Any:
+def safe_parse_expr(
+    s: str,
+    local_dict: Any = None,
+    transformations: Any = None,
+    global_dict: Any = None,
+    evaluate: Any = True,
+) -> Any:
     """``parse_expr`` with no builtins and no dunders: sympify of a string is an eval."""
     if "__" in s or "lambda" in s:
         raise ValueError(f"refusing to parse {s[:80]!r}: dunders and lambdas are not allowed")
     if transformations is None:
         transformations = sympy_parser.standard_transformations
     return _original_parse_expr(
-        s, local_dict=local_dict, transformations=transformations,
-        global_dict=dict(_SAFE_GLOBALS), evaluate=evaluate,
+        s,
+        local_dict=local_dict,
+        transformations=transformations,
+        global_dict=dict(_SAFE_GLOBALS),
+        evaluate=evaluate,
     )
 
 
 def harden_sympy() -> None:
     """Route every string sympify through ``safe_parse_expr`` (idempotent)."""
-    sympy_parser.parse_expr = safe_parse_expr  # type: ignore[assignment]
+    sympy_parser.parse_expr = safe_parse_expr
 
 
 harden_sympy()

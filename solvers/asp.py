@@ -42,8 +42,15 @@ def payload(request: SolverRequest) -> dict[str, Any]:
 
 def init_worker() -> None:
     """Warm clingo's lazily loaded parts before the worker drops privileges."""
-    run({"program": "a. {b}. #minimize{1: b}.", "facts": "", "project": [], "max_models": 0,
-         "timeout_s": 5.0})
+    run(
+        {
+            "program": "a. {b}. #minimize{1: b}.",
+            "facts": "",
+            "project": [],
+            "max_models": 0,
+            "timeout_s": 5.0,
+        }
+    )
 
 
 def run(p: dict[str, Any]) -> dict[str, Any]:
@@ -95,12 +102,14 @@ def run(p: dict[str, Any]) -> dict[str, Any]:
         return True
 
     remaining = max(0.01, float(p["timeout_s"]) - (time.monotonic() - start) - 0.02)
-    with control.solve(on_model=on_model, async_=True) as handle:  # type: ignore[union-attr]
+    with control.solve(on_model=on_model, async_=True) as handle:
         if not handle.wait(remaining):
             handle.cancel()
-            return {"status": "timeout",
-                    "detail": f"clingo did not finish within {p['timeout_s']:g} s "
-                              f"({len(models)} answer sets found)"}
+            return {
+                "status": "timeout",
+                "detail": f"clingo did not finish within {p['timeout_s']:g} s "
+                f"({len(models)} answer sets found)",
+            }
         result = handle.get()
     if result.unsatisfiable:
         return {"status": "unsat", "detail": "the program has no answer set"}

@@ -51,27 +51,44 @@ def init_worker() -> None:
 
     Prolog.consult(str(RUNNER))
     # Autoload what requests use while the files are still readable (see _sandbox.enter).
-    run({"program": "p(1). q(X) :- p(X), X > 0.", "facts": "", "query": "q(X), format(atom(_), '~w', [X])",
-         "timeout_s": 5.0, "inferences": 100000, "max_solutions": 0, "stack_mb": 256})
+    run(
+        {
+            "program": "p(1). q(X) :- p(X), X > 0.",
+            "facts": "",
+            "query": "q(X), format(atom(_), '~w', [X])",
+            "timeout_s": 5.0,
+            "inferences": 100000,
+            "max_solutions": 0,
+            "stack_mb": 256,
+        }
+    )
 
 
 def run(p: dict[str, Any]) -> dict[str, Any]:
     """Executed inside a worker."""
     from pyswip import Functor, Query, Variable
 
+    # pyswip's Query methods are set as class attributes, which confuses mypy: go via Any.
+    Q: Any = Query
+
     if not p["program"].strip():
         return {"status": "error", "detail": "empty program"}
     stack = max(8, int(p["stack_mb"])) * 1024 * 1024
-    flag = Query(Functor("set_prolog_flag", 2)("stack_limit", stack))
+    flag = Q(Functor("set_prolog_flag", 2)("stack_limit", stack))
     try:
         flag.nextSolution()
     finally:
         flag.closeQuery()  # pyswip allows one open query at a time
     out = Variable()
-    query = Query(
+    query = Q(
         Functor("nesy_run", 7)(
-            _text(p["program"]), _text(p["facts"]), _text(p["query"]),
-            int(float(p["timeout_s"]) * 1000), int(p["inferences"]), int(p["max_solutions"]), out,
+            _text(p["program"]),
+            _text(p["facts"]),
+            _text(p["query"]),
+            int(float(p["timeout_s"]) * 1000),
+            int(p["inferences"]),
+            int(p["max_solutions"]),
+            out,
         )
     )
     try:

@@ -84,8 +84,11 @@ def run(p: dict[str, Any]) -> dict[str, Any]:
     except MemoryError:
         return {"status": "memory", "detail": "memory limit exceeded", "stdout": output.text()}
     except RecursionError:
-        return {"status": "error", "detail": "RecursionError: maximum recursion depth exceeded",
-                "stdout": output.text()}
+        return {
+            "status": "error",
+            "detail": "RecursionError: maximum recursion depth exceeded",
+            "stdout": output.text(),
+        }
     except _sandbox.CallTimeout:
         raise
     except BaseException as exc:  # the program's own error is data for the repair step

