@@ -57,9 +57,11 @@ def header() -> None:
     import sympy
 
     swipl = subprocess.run(["swipl", "--version"], capture_output=True, text=True).stdout.strip()
-    print(f"# solvers perf | {platform.node()} | {os.cpu_count()} cores | python "
-          f"{platform.python_version()} | sympy {sympy.__version__} | clingo {clingo.__version__}"
-          f" | {swipl}")
+    print(
+        f"# solvers perf | {platform.node()} | {os.cpu_count()} cores | python "
+        f"{platform.python_version()} | sympy {sympy.__version__} | clingo {clingo.__version__}"
+        f" | {swipl}"
+    )
     get_pool("py").warm()
     print(f"# sandbox: {get_pool('py').sandbox}")
 
@@ -76,7 +78,8 @@ def latency(n: int) -> dict[str, dict[str, float]]:
             times.append((time.perf_counter() - t) * 1000)
             assert r.ok, r.detail
         out[name] = {"p50_ms": round(pct(times, 0.5), 3), "p99_ms": round(pct(times, 0.99), 3)}
-        print(f"latency {name:7s} p50 {out[name]['p50_ms']:.3f} ms  p99 {out[name]['p99_ms']:.3f} ms")
+        p50, p99 = out[name]["p50_ms"], out[name]["p99_ms"]
+        print(f"latency {name:7s} p50 {p50:.3f} ms  p99 {p99:.3f} ms")
     return out
 
 
@@ -121,11 +124,16 @@ def pool_speedup(rows: list[dict[str, Any]], n: int) -> dict[str, float]:
     for p in programs:
         solve(SolverRequest(solver="python", program=p, timeout_s=10))
     pooled = time.perf_counter() - t
-    out = {"n": n, "fresh_ms_per_program": round(fresh / n * 1000, 2),
-           "pool_ms_per_program": round(pooled / n * 1000, 3),
-           "python_pool_speedup": round(fresh / pooled, 1)}
-    print(f"pool vs fresh interpreter on {n} PoT programs: {out['fresh_ms_per_program']} ms vs "
-          f"{out['pool_ms_per_program']} ms per program -> {out['python_pool_speedup']}x")
+    out = {
+        "n": n,
+        "fresh_ms_per_program": round(fresh / n * 1000, 2),
+        "pool_ms_per_program": round(pooled / n * 1000, 3),
+        "python_pool_speedup": round(fresh / pooled, 1),
+    }
+    print(
+        f"pool vs fresh interpreter on {n} PoT programs: {out['fresh_ms_per_program']} ms vs "
+        f"{out['pool_ms_per_program']} ms per program -> {out['python_pool_speedup']}x"
+    )
     return out
 
 
@@ -156,8 +164,9 @@ def verify_all(rows: list[dict[str, Any]], timeout_s: float) -> dict[str, Any]:
         else:
             why = "different value"
         reasons[why] += 1
-        examples.setdefault(why, f"{row['id']}: ours={r.answer!r} {r.detail[:60]!r}, "
-                                 f"recorded={theirs!r}")
+        examples.setdefault(
+            why, f"{row['id']}: ours={r.answer!r} {r.detail[:60]!r}, recorded={theirs!r}"
+        )
     out = {
         "programs": len(rows),
         "timeout_s": timeout_s,
@@ -171,9 +180,11 @@ def verify_all(rows: list[dict[str, Any]], timeout_s: float) -> dict[str, Any]:
         "disagree_with_executed": sum(reasons.values()),
         "disagree_reasons": dict(reasons),
     }
-    print(f"verified {len(rows)} programs in {elapsed:.2f} s ({out['verify_per_s']}/s, "
-          f"{workers} workers, timeout {timeout_s} s): teacher accuracy "
-          f"{out['teacher_accuracy']}% | statuses {dict(statuses)}")
+    print(
+        f"verified {len(rows)} programs in {elapsed:.2f} s ({out['verify_per_s']}/s, "
+        f"{workers} workers, timeout {timeout_s} s): teacher accuracy "
+        f"{out['teacher_accuracy']}% | statuses {dict(statuses)}"
+    )
     print(f"disagreements with the file's `executed`: {out['disagree_with_executed']}")
     for why, count in reasons.most_common():
         print(f"  {count:4d}  {why}   e.g. {examples[why]}")
@@ -195,17 +206,25 @@ def prolog_roundtrip(n: int) -> dict[str, float]:
         t = time.perf_counter()
         subprocess.run(["swipl", "-q", "-g", goal, "-t", "halt"], capture_output=True, timeout=30)
         oneshot.append((time.perf_counter() - t) * 1000)
-    out = {"prolog_roundtrip_ms": round(statistics.median(warm), 3),
-           "swipl_oneshot_ms": round(statistics.median(oneshot), 1)}
-    print(f"prolog round trip: warm worker {out['prolog_roundtrip_ms']} ms vs one-shot swipl "
-          f"{out['swipl_oneshot_ms']} ms")
+    out = {
+        "prolog_roundtrip_ms": round(statistics.median(warm), 3),
+        "swipl_oneshot_ms": round(statistics.median(oneshot), 1),
+    }
+    print(
+        f"prolog round trip: warm worker {out['prolog_roundtrip_ms']} ms vs one-shot swipl "
+        f"{out['swipl_oneshot_ms']} ms"
+    )
     return out
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data",
-                        help="the shared data folder (default ../shared/data)")
+    parser.add_argument(
+        "--data",
+        type=Path,
+        default=ROOT.parent / "shared" / "data",
+        help="the shared data folder (default ../shared/data)",
+    )
     parser.add_argument("--timeout", type=float, default=0.2, help="per-program timeout, s")
     parser.add_argument("--latency-n", type=int, default=300)
     parser.add_argument("--speedup-n", type=int, default=200)
