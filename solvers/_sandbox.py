@@ -111,6 +111,9 @@ def enter(config: SandboxConfig, init: Callable[[], None] | None = None) -> str:
         user = f"uid {config.uid}"
     else:
         user = f"uid {os.getuid()} (not root: no uid drop)"
+        if config.max_processes == 0:
+            # Counts all of this user's processes, so only the no-fork setting is safe here.
+            resource.setrlimit(resource.RLIMIT_NPROC, (0, 0))
     _libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
     # Must follow the uid change, which clears the parent-death signal.
     _libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)

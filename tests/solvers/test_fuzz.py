@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 
+import psutil
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -105,8 +106,18 @@ def test_random_syntax_trees(source):
     assert r.status in STATUSES
 
 
+def _worker_processes() -> list[psutil.Process]:
+    """Live workers: the children of multiprocessing's fork server."""
+    servers = [p for p in psutil.Process().children() if "forkserver" in " ".join(p.cmdline())]
+    assert len(servers) == 1
+    return [w for w in servers[0].children() if w.status() != psutil.STATUS_ZOMBIE]
+
+
 def test_pools_are_healthy_after_fuzzing():
     for kind in ("py", "asp", "prolog"):
         _healthy(kind)
+    # No orphaned workers: every live process under us belongs to a pool.
+    expected = sum(get_pool(kind)._live for kind in ("py", "asp", "prolog"))
+    assert 3 <= len(_worker_processes()) <= expected
     assert solve(SolverRequest(solver="python", program="ans = 3")).answer == 3
     assert solve(SolverRequest(solver="prolog", program="answer(3).")).answer == 3
