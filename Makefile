@@ -5,6 +5,8 @@ NESY    := $(VENV)/bin/nesy
 STAMP   := $(VENV)/.nesy-installed
 SUDO    := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 export HF_HUB_OFFLINE := 1
+NESY_HOME ?= $(HOME)/.cache/nesy
+DEMO_KB := $(NESY_HOME)/demo/family.duckdb
 
 .PHONY: setup test demo lint bench-solvers clean
 
@@ -44,6 +46,16 @@ demo: setup
 	@echo "== python (sandbox escape: refused)"; \
 	  $(NESY) solve examples/solve/escape.py; test $$? -eq 1
 	@echo "== sandbox self-test"; $(NESY) doctor
+	@echo "== kb: import a small KB (one bad row is rejected with its line; re-runs skip duplicates)"
+	$(NESY) kb import --kb $(DEMO_KB) --embed examples/kb/family.jsonl
+	@echo "== kb: hybrid search (BM25 + MiniLM vectors, reciprocal rank fusion)"
+	$(NESY) kb search --kb $(DEMO_KB) "who is the mother of a parent" -k 3
+	@echo "== kb: retrieved facts exported for Prolog, then solved"
+	$(NESY) kb export --kb $(DEMO_KB) --domain family > $(DEMO_KB).pl
+	$(NESY) solve --solver prolog --facts $(DEMO_KB).pl --query "grandparent(tom, X)" \
+	  examples/kb/query.pl
+	@echo "== kb: the shipped KB (verified GSM8K-train exemplars), built on first use"
+	$(NESY) kb search "She sold half as many clips in May as in April" -k 3
 
 bench-solvers: setup
 	$(PY) bench/perf/solvers.py

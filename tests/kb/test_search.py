@@ -104,3 +104,12 @@ def test_fuse_prefers_items_ranked_high_by_both():
     fused = fuse([rank1, rank2], k=3)
     assert [h.item.text for h in fused][2] == "c"
     assert fused[0].score == pytest.approx(1 / 61 + 1 / 62)
+
+
+def test_vector_candidates_use_the_hnsw_index(filled):
+    from kb.search import candidates_sql
+
+    filled.embed()
+    vec = filled.embedder.encode(["boiling water"])[0].tolist()
+    plan = filled.con.execute("EXPLAIN " + candidates_sql(50), [vec]).fetchall()
+    assert "HNSW_INDEX_SCAN" in str(plan)
