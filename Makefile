@@ -52,7 +52,7 @@ demo: setup
 	$(NESY) kb search --kb $(DEMO_KB) "who is the mother of a parent" -k 3
 	@echo "== kb: retrieved facts exported for Prolog, then solved"
 	$(NESY) kb export --kb $(DEMO_KB) --domain family > $(DEMO_KB).pl
-	$(NESY) solve --solver prolog --facts $(DEMO_KB).pl --query "grandparent(tom, X)" \
+	$(NESY) solve --solver prolog --facts $(DEMO_KB).pl --models 0 \
 	  examples/kb/query.pl
 	@echo "== kb: the shipped KB (verified GSM8K-train exemplars), built on first use"
 	$(NESY) kb search "She sold half as many clips in May as in April" -k 3

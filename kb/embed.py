@@ -46,7 +46,9 @@ class Embedder:
     ) -> None:
         import torch
         from transformers import AutoModel, AutoTokenizer
+        from transformers.utils import logging as hf_logging
 
+        hf_logging.disable_progress_bar()  # a "Loading weights" bar on every CLI call is noise
         self.path = Path(path) if path else model_path()
         self.device = device
         self.batch_size = batch_size

@@ -1,2 +1,3 @@
 % The rules and facts come from the KB (--facts); this file only names the question.
-answer(X) :- grandparent(tom, X).
+% 'Tom' is quoted because the KB keeps the capital: unquoted, Tom would be a variable.
+answer(X) :- grandparent('Tom', X).
