@@ -56,6 +56,11 @@ demo: setup
 	  examples/kb/query.pl
 	@echo "== kb: the shipped KB (verified GSM8K-train exemplars), built on first use"
 	$(NESY) kb search "She sold half as many clips in May as in April" -k 3
+	@echo "== agent: the packaged, untuned SmolLM2-135M student, steps shown"
+	$(NESY) ask --max-repairs 1 --max-new-tokens 160 \
+	  "Tom has 3 apples and buys 4 more. How many apples does he have?"
+	$(NESY) ask --max-repairs 1 --max-new-tokens 160 \
+	  "A shirt costs 20 dollars and is discounted by 25 percent. What is the new price?"
 
 bench-solvers: setup
 	$(PY) bench/perf/solvers.py

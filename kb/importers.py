@@ -162,7 +162,7 @@ def _atomic_source(path: Path) -> str:
           NULL AS text, NULL AS program, NULL AS syntax, NULL AS domain, NULL AS tags,
           NULL AS source, NULL AS teacher, NULL AS prompt_hash, NULL AS created_at,
           NULL AS critic_score, NULL AS verified,
-          CASE WHEN lower(trim(tail)) = 'none' THEN 'tail is "none" (no inference)' END
+          CASE WHEN lower(trim(tail, ' ')) = 'none' THEN 'tail is "none" (no inference)' END
             AS parse_error
         FROM {reader}"""
 
@@ -256,13 +256,13 @@ def _validated(source: str, domain: str, source_name: str, now: datetime) -> str
              ELSE trim(text || chr(10) || program) END AS content
       FROM (
         SELECT line, parse_error,
-          coalesce(nullif(trim(kind), ''),
+          coalesce(nullif(trim(kind, ' '), ''),
                    CASE WHEN coalesce(head, relation, tail) IS NOT NULL THEN 'triple'
                         WHEN coalesce(program, '') <> '' THEN 'exemplar' ELSE 'note' END) AS kind,
-          nullif(trim(head), '') AS head, nullif(trim(relation), '') AS relation,
-          nullif(trim(tail), '') AS tail, coalesce(text, '') AS text,
-          coalesce(program, '') AS program, nullif(trim(syntax), '') AS syntax,
-          coalesce(nullif(trim(domain), ''), {_sql_str(domain)}) AS domain,
+          nullif(trim(head, ' '), '') AS head, nullif(trim(relation, ' '), '') AS relation,
+          nullif(trim(tail, ' '), '') AS tail, coalesce(text, '') AS text,
+          coalesce(program, '') AS program, nullif(trim(syntax, ' '), '') AS syntax,
+          coalesce(nullif(trim(domain, ' '), ''), {_sql_str(domain)}) AS domain,
           coalesce(tags, []::VARCHAR[]) AS tags,
           coalesce(nullif(source, ''), {_sql_str(source_name)}) AS source,
           coalesce(teacher, '') AS teacher, coalesce(prompt_hash, '') AS prompt_hash,

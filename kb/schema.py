@@ -74,7 +74,9 @@ HNSW = (
 )
 
 # SQL twins of kb.models.normalise / item_id, used by bulk imports.
-SQL_NORMALISE = "lower(trim(coalesce({x}, '')))"
+# trim(x, ' '), not trim(x): DuckDB's bare trim also strips U+00A0 and other spaces
+# (but not tabs), which Python's str.strip(" ") does not.
+SQL_NORMALISE = "lower(trim(coalesce({x}, ''), ' '))"
 
 
 def sql_item_id(kind: str, domain: str, parts: list[str]) -> str:

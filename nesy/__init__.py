@@ -15,6 +15,12 @@ from typing import Any
 __version__ = "0.1.0"
 
 _EXPORTS = {
+    "Agent": "agent.api",
+    "AgentConfig": "agent.graph",
+    "Answer": "agent.records",
+    "Trace": "agent.records",
+    "KnowledgeBase": "kb",
+    "KnowledgeItem": "kb",
     "SolverRequest": "solvers",
     "SolverResult": "solvers",
     "solve": "solvers",

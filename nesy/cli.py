@@ -223,6 +223,72 @@ def cmd_kb_show(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_ask(args: argparse.Namespace) -> int:
+    from agent.api import Agent
+    from agent.student import StudentError
+
+    overrides = {
+        "mode": args.mode,
+        "task": args.task,
+        "max_repairs": args.max_repairs,
+        "vote_k": args.vote_k,
+        "max_new_tokens": args.max_new_tokens,
+    }
+    try:
+        agent = Agent.load(
+            args.model,
+            kb=None if args.no_kb else (args.kb or "default"),
+            device=args.device,
+            **overrides,
+        )
+        if args.json:
+            answer = agent.ask(args.question)
+            print(answer.model_dump_json(indent=2))
+            return 0
+        from rich.console import Console
+
+        console = Console()
+        final = None
+        for event in agent.stream(args.question):
+            if event["node"] == "done":
+                final = event["answer"]
+                continue
+            _show_step(console, event["node"], event["step"])
+    except (ValueError, StudentError) as exc:
+        print(f"nesy ask: error: {exc}", file=sys.stderr)
+        return 2
+    assert final is not None
+    mark = "[green]verified[/]" if final.verified else "[yellow]unverified[/]"
+    why = f" ({final.failure.value})" if final.failure else ""
+    console.print(
+        f"[bold]answer:[/] {final.answer}  {mark}{why}  "
+        f"[dim]{final.usage.prompt_tokens}+{final.usage.completion_tokens} tokens, "
+        f"{final.usage.seconds:.1f} s[/]"
+    )
+    return 0
+
+
+def _show_step(console: Any, node: str, step: dict[str, Any]) -> None:
+    from rich.syntax import Syntax
+
+    result = step.get("result")
+    if node in ("formulate", "repair") and step.get("program"):
+        title = "program" if node == "formulate" else f"repair {step.get('repair')}"
+        console.print(f"[cyan]{title}[/]")
+        console.print(Syntax(step["program"].rstrip(), "python", theme="ansi_dark"))
+    elif node == "solve" and result:
+        colour = "green" if result["status"] == "ok" else "red"
+        detail = f" {result['detail'][:200]}" if result["detail"] else ""
+        console.print(
+            f"[{colour}]{step.get('solver')}: {result['status']}[/] "
+            f"{result['answer'] if result['status'] == 'ok' else ''}{detail}"
+        )
+    elif node == "decompose":
+        console.print(f"[cyan]sub-questions[/]\n{step.get('text', '')}")
+    elif node in ("retrieve", "fallback", "answer"):
+        console.print(f"[dim]{node}: {step.get('text', '')[:300]}[/]")
+
+
 def cmd_doctor(args: argparse.Namespace) -> int:
     from solvers._probe import report
 
@@ -325,6 +391,24 @@ def build_parser() -> argparse.ArgumentParser:
 
     q = kb_command("show", "one item, in full", cmd_kb_show)
     q.add_argument("id")
+
+    p = sub.add_parser("ask", help="answer one question with the agent, showing its steps")
+    p.add_argument("question")
+    p.add_argument(
+        "--model", default="default", help="default | hf:PATH[+lora:ADAPTER] | openai:MODEL@URL"
+    )
+    p.add_argument(
+        "--mode", default="auto", choices=["auto", "pad", "socratic", "asp", "prolog", "direct"]
+    )
+    p.add_argument("--task", default="math", help="math, kinship, deductive (routes auto)")
+    p.add_argument("--kb", type=Path, help="KB for exemplars (default: the shipped KB)")
+    p.add_argument("--no-kb", action="store_true", help="no retrieval")
+    p.add_argument("--max-repairs", type=int, default=2)
+    p.add_argument("--vote-k", type=int, default=1, help="self-consistency samples")
+    p.add_argument("--max-new-tokens", type=int, default=256)
+    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    p.add_argument("--json", action="store_true", help="print the Answer record as JSON")
+    p.set_defaults(func=cmd_ask)
 
     p = sub.add_parser("doctor", help="check what the solver sandbox enforces on this machine")
     p.set_defaults(func=cmd_doctor)

@@ -1,0 +1,212 @@
+"""The Python API: ``Agent.load(spec).ask(question)``.
+
+Example:
+    >>> from nesy import Agent
+    >>> agent = Agent.load("default", mode="pad", kb="default")     # doctest: +SKIP
+    >>> a = agent.ask("Tom has 3 apples and buys 4 more. How many apples does he have?")
+    >>> a.answer, a.verified                                         # doctest: +SKIP
+    (7.0, True)
+    >>> print(a.trace.to_jsonl())                                    # the row training reads
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import sqlite3
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from agent.batching import BatchingStudent
+from agent.graph import AgentConfig, State, build_graph
+from agent.records import Answer, FailureClass, Step, Trace, Usage
+from solvers import SolverResult
+
+MAX_QUESTION_CHARS = 20_000
+
+
+def check_question(question: Any) -> str:
+    if not isinstance(question, str):
+        raise ValueError(f"a question must be text, got {type(question).__name__}")
+    if not question.strip():
+        raise ValueError("the question is empty")
+    if len(question) > MAX_QUESTION_CHARS:
+        raise ValueError(
+            f"the question is too long ({len(question)} > {MAX_QUESTION_CHARS} characters)"
+        )
+    return question.strip()
+
+
+class Agent:
+    """A student model driving the reasoning graph over the solvers and a KB.
+
+    Args:
+        student: a loaded student (``agent.student.load_student``).
+        kb: a ``kb.KnowledgeBase`` (read-only is enough) for exemplars, or ``None``.
+        config: ``AgentConfig``; keyword overrides go through ``Agent.load``.
+        checkpoint: an SQLite file for LangGraph checkpoints; a run interrupted half-way
+            resumes by thread id without redoing finished steps.
+    """
+
+    def __init__(
+        self,
+        student: Any,
+        kb: Any = None,
+        config: AgentConfig | None = None,
+        checkpoint: str | Path | None = None,
+    ) -> None:
+        self.config = config or AgentConfig()
+        self.config.resolved_mode()  # validate early
+        self.student = student if isinstance(student, BatchingStudent) else BatchingStudent(student)
+        self.kb = kb
+        self.checkpointer = None
+        if checkpoint is not None:
+            from langgraph.checkpoint.sqlite import SqliteSaver
+
+            conn = sqlite3.connect(str(checkpoint), check_same_thread=False)
+            self.checkpointer = SqliteSaver(conn)
+        self.graph = build_graph(self.student, kb, self.config, self.checkpointer)
+
+    @classmethod
+    def load(
+        cls,
+        spec: str = "default",
+        kb: Any = None,
+        checkpoint: str | Path | None = None,
+        device: str = "auto",
+        **overrides: Any,
+    ) -> Agent:
+        """Load a student by spec (``default``, ``hf:PATH[+lora:A]``, ``openai:M@URL``).
+
+        ``kb`` may be a path, ``"default"`` (the shipped KB) or a ``KnowledgeBase``;
+        ``overrides`` are ``AgentConfig`` fields (``mode="pad"``, ``vote_k=5``, ...).
+        """
+        from agent.student import load_student
+
+        unknown = set(overrides) - {f.name for f in dataclasses.fields(AgentConfig)}
+        if unknown:
+            raise ValueError(f"unknown agent option(s) {sorted(unknown)}")
+        config = AgentConfig(**overrides)
+        if isinstance(kb, (str, Path)):
+            from kb import KnowledgeBase, shipped
+
+            kb = (
+                shipped.open_default()
+                if str(kb) == "default"
+                else KnowledgeBase(kb, read_only=True)
+            )
+        return cls(load_student(spec, device=device), kb, config, checkpoint)
+
+    # --- running ---------------------------------------------------------------------------
+
+    def _input(self, question: str, task: str | None) -> State:
+        cfg = self.config if task is None else dataclasses.replace(self.config, task=task)
+        return {
+            "question": check_question(question),
+            "task": cfg.task,
+            "mode": cfg.resolved_mode(),
+            "started": time.time(),
+            "repairs": 0,
+            "prompt_tokens": 0,
+            "completion_tokens": 0,
+        }
+
+    def _run_config(self, thread_id: str | None) -> dict[str, Any]:
+        return {
+            "recursion_limit": self.config.recursion_limit,
+            "configurable": {"thread_id": thread_id or uuid.uuid4().hex},
+        }
+
+    def ask(self, question: str, task: str | None = None, thread_id: str | None = None) -> Answer:
+        """Answer one question; ``verified`` is True only when a solver produced the answer."""
+        from langgraph.errors import GraphRecursionError
+
+        state = self._input(question, task)
+        try:
+            final = self.graph.invoke(state, self._run_config(thread_id))
+        except GraphRecursionError:
+            raise RuntimeError(
+                f"the reasoning graph exceeded {self.config.recursion_limit} steps for this "
+                "question; raise AgentConfig.recursion_limit or lower max_repairs"
+            ) from None
+        return self._answer(final)
+
+    def resume(self, thread_id: str) -> Answer:
+        """Finish an interrupted run from its last checkpoint, skipping finished steps."""
+        if self.checkpointer is None:
+            raise ValueError("resume needs an agent with a checkpoint file")
+        final = self.graph.invoke(None, self._run_config(thread_id))
+        return self._answer(final)
+
+    async def aask(self, question: str, task: str | None = None) -> Answer:
+        return await asyncio.to_thread(self.ask, question, task)
+
+    def ask_many(
+        self, questions: list[str], task: str | None = None, max_concurrency: int = 16
+    ) -> list[Answer]:
+        """Answer many questions, batching generation across them (the throughput path)."""
+        inputs = [self._input(q, task) for q in questions]
+        configs = [{**self._run_config(None), "max_concurrency": max_concurrency} for _ in inputs]
+        finals = self.graph.batch(inputs, configs)
+        return [self._answer(f) for f in finals]
+
+    def stream(self, question: str, task: str | None = None) -> Iterator[dict[str, Any]]:
+        """Yield ``{"node": name, "step": {...}}`` as each node finishes, then the answer."""
+        state = self._input(question, task)
+        merged: dict[str, Any] = dict(state)
+        for update in self.graph.stream(state, self._run_config(None), stream_mode="updates"):
+            for node, delta in update.items():
+                for key, value in (delta or {}).items():
+                    if key in ("steps", "raw_outputs"):
+                        merged[key] = merged.get(key, []) + value
+                    elif key in ("prompt_tokens", "completion_tokens"):
+                        merged[key] = merged.get(key, 0) + value
+                    else:
+                        merged[key] = value
+                for step in (delta or {}).get("steps", []):
+                    yield {"node": node, "step": step}
+        yield {"node": "done", "answer": self._answer(merged)}
+
+    def draw_mermaid(self) -> str:
+        return str(self.graph.get_graph().draw_mermaid())
+
+    # --- records -----------------------------------------------------------------------------
+
+    def _answer(self, final: dict[str, Any]) -> Answer:
+        steps = [Step.model_validate(s) for s in final.get("steps", [])]
+        results = [SolverResult.model_validate(r) for r in final.get("results", [])]
+        failure = final.get("failure")
+        trace = Trace(
+            task=final.get("task", ""),
+            question=final["question"],
+            model=self.student.name,
+            prompt_id=final.get("prompt_id", ""),
+            mode=final.get("mode", ""),
+            raw_outputs=final.get("raw_outputs", []),
+            programs=final.get("programs", []),
+            sub_questions=final.get("sub_questions", []),
+            results=results,
+            answer=final.get("answer"),
+            verified=bool(final.get("verified")),
+            verdict="accepted" if final.get("verified") else "unknown",
+            rejection_reason=FailureClass(failure) if failure else None,
+        )
+        usage = Usage(
+            prompt_tokens=final.get("prompt_tokens", 0),
+            completion_tokens=final.get("completion_tokens", 0),
+            seconds=time.time() - final.get("started", time.time()),
+            repairs=final.get("repairs", 0),
+            solver_calls=sum(1 for s in steps if s.node == "solve"),
+        )
+        return Answer(
+            answer=final.get("answer"),
+            answer_type=final.get("answer_type", "none"),
+            verified=bool(final.get("verified")),
+            steps=steps,
+            trace=trace,
+            usage=usage,
+            failure=FailureClass(failure) if failure else None,
+        )

@@ -1,0 +1,193 @@
+"""The reasoning graph with a tiny model built from a config, real solvers, a real KB."""
+
+from __future__ import annotations
+
+import pytest
+
+from agent.api import Agent
+from agent.graph import AgentConfig, extract_program, syntax_ok
+from agent.records import FailureClass, Trace
+from agent.student import Generation, HFStudent
+
+
+@pytest.fixture(scope="module")
+def tiny(tiny_model_dir):
+    return HFStudent(tiny_model_dir, threads=1)
+
+
+class Scripted:
+    """A student whose replies are fixed text: real generate() contract, no weights.
+
+    Used only to drive the graph down a chosen path (a correct program, a broken one);
+    everything else in these runs is real: LangGraph, the solvers, the KB.
+    """
+
+    name = "scripted"
+
+    def __init__(self, replies):
+        self.replies = list(replies)
+        self.calls = 0
+
+    def generate(self, prompts, **kw):
+        out = []
+        for _ in prompts:
+            text = self.replies[min(self.calls, len(self.replies) - 1)]
+            self.calls += 1
+            out.append(Generation(text, 10, 5, "stop"))
+        return out
+
+
+def test_program_extraction_and_syntax_check():
+    assert extract_program("```python\nans = 1\n```\nmore", "python") == "ans = 1\n"
+    assert extract_program("ans = 2", "python") == "ans = 2\n"
+    assert syntax_ok("ans = 1\n", "python") and not syntax_ok("ans = (", "python")
+    assert syntax_ok("p(1).", "prolog") and not syntax_ok("p(1)", "prolog")
+
+
+def test_verified_answer_comes_from_the_solver():
+    agent = Agent(
+        Scripted(["eggs = 16 - 3 - 4\nans = eggs * 2\n"]),
+        config=AgentConfig(mode="pad", exemplars=0),
+    )
+    a = agent.ask("Janet's ducks lay 16 eggs...")
+    assert (a.answer, a.verified, a.failure) == (18.0, True, None)
+    assert [s.node for s in a.steps] == ["formulate", "solve", "answer"]
+    solve_step = a.steps[1]
+    assert solve_step.result.status == "ok" and solve_step.program.startswith("eggs")
+    assert a.trace.programs == ["eggs = 16 - 3 - 4\nans = eggs * 2\n"]
+    assert Trace.from_jsonl(a.trace.to_jsonl()) == a.trace
+
+
+def test_solver_error_goes_back_for_repair():
+    agent = Agent(
+        Scripted(["ans = 1 / 0\n", "ans = 4 / 2\n"]),
+        config=AgentConfig(mode="pad", exemplars=0, max_repairs=2),
+    )
+    a = agent.ask("What is four halved?")
+    assert (a.answer, a.verified, a.usage.repairs) == (2.0, True, 1)
+    repair = next(s for s in a.steps if s.node == "repair")
+    assert "ZeroDivisionError" in repair.text
+
+
+def test_fallback_is_unverified_when_every_program_fails():
+    agent = Agent(
+        Scripted(
+            ["ans = undefined_name\n", "ans = undefined_name\n", "The answer is 12.\nAnswer: 12"]
+        ),
+        config=AgentConfig(mode="pad", exemplars=0, max_repairs=1),
+    )
+    a = agent.ask("What is 3 times 4?")
+    assert (a.answer, a.verified, a.failure) == (12.0, False, FailureClass.fallback_used)
+
+
+def test_vote_takes_the_majority_of_solver_answers():
+    agent = Agent(
+        Scripted(["ans = 5\n", "ans = 5\n", "ans = 6\n"]),
+        config=AgentConfig(mode="pad", exemplars=0, vote_k=3),
+    )
+    a = agent.ask("Two plus three?")
+    assert a.answer == 5.0 and a.verified
+    assert a.steps[-1].text == "5.0 (2/3 votes)"
+
+
+def test_asp_mode_reasons_with_the_kinship_library():
+    facts = 'rel("Ann", father, "Bob").\nrel("Bob", sister, "Cara").\nquery("Ann", "Cara").\n'
+    agent = Agent(Scripted([facts]), config=AgentConfig(task="kinship", exemplars=0))
+    a = agent.ask("[Ann]'s father [Bob] has a sister [Cara]. How is Cara related to Ann?")
+    assert (a.answer, a.verified, a.trace.mode) == ("aunt", True, "asp")
+
+
+def test_garbage_from_a_real_tiny_model_ends_in_a_graceful_answer(tiny):
+    agent = Agent(
+        tiny,
+        config=AgentConfig(
+            mode="pad", exemplars=0, max_repairs=1, max_new_tokens=8, syntax_retries=1
+        ),
+    )
+    a = agent.ask("What is 2 + 3?")
+    assert a.verified is False and a.failure in (
+        FailureClass.fallback_used,
+        FailureClass.solver_error,
+    )
+    assert a.usage.completion_tokens > 0 and a.trace.raw_outputs
+
+
+@pytest.mark.parametrize(
+    "question,message",
+    [
+        ("", "empty"),
+        ("   ", "empty"),
+        (42, "must be text, got int"),
+        ("x" * 20001, "too long"),
+    ],
+)
+def test_bad_questions_get_a_clear_error(tiny, question, message):
+    agent = Agent(tiny, config=AgentConfig(mode="pad"))
+    with pytest.raises(ValueError, match=message):
+        agent.ask(question)
+
+
+def test_unknown_mode_and_option_are_named():
+    with pytest.raises(ValueError, match="unknown mode 'magic'"):
+        Agent(Scripted(["x"]), config=AgentConfig(mode="magic"))
+    with pytest.raises(ValueError, match=r"unknown agent option\(s\) \['colour'\]"):
+        Agent.load("default", colour="red")
+
+
+def test_retrieve_puts_kb_exemplars_in_the_prompt(tmp_path):
+    from kb import KnowledgeBase, KnowledgeItem
+
+    with KnowledgeBase(tmp_path / "k.duckdb") as kb:
+        kb.add(
+            [
+                KnowledgeItem(
+                    kind="exemplar",
+                    text="How many legs do 3 cats have?",
+                    program="cats = 3\nans = cats * 4\n",
+                    domain="math",
+                )
+            ]
+        )
+        kb.rebuild_fts()
+        seen = []
+
+        class Recorder(Scripted):
+            def generate(self, prompts, **kw):
+                seen.extend(prompts)
+                return super().generate(prompts, **kw)
+
+        agent = Agent(Recorder(["ans = 8\n"]), kb=kb, config=AgentConfig(mode="pad"))
+        a = agent.ask("How many legs do 2 cats have?")
+    assert a.steps[0].node == "retrieve" and a.steps[0].text == "1 exemplars"
+    assert "ans = cats * 4" in seen[0][1]["content"]
+
+
+def test_ask_many_batches_generation_across_questions(tiny):
+    agent = Agent(tiny, config=AgentConfig(mode="direct", max_new_tokens=4))
+    answers = agent.ask_many([f"What is {i} + 1?" for i in range(8)], max_concurrency=8)
+    assert len(answers) == 8
+    assert max(agent.student.batches) > 1  # several questions shared one model call
+
+
+def test_interrupted_run_resumes_without_redoing_steps(tmp_path):
+    student = Scripted(["ans = 7\n"])
+    agent = Agent(
+        student, config=AgentConfig(mode="pad", exemplars=0), checkpoint=tmp_path / "ckpt.sqlite"
+    )
+    agent.graph = agent.graph.builder.compile(
+        checkpointer=agent.checkpointer, interrupt_before=["solve"]
+    )
+    agent.graph.invoke(agent._input("What is 7?", None), agent._run_config("t1"))
+    assert student.calls == 1
+    agent.graph = agent.graph.builder.compile(checkpointer=agent.checkpointer)
+    a = agent.resume("t1")
+    assert (a.answer, a.verified) == (7.0, True)
+    assert student.calls == 1  # formulate was not run again
+
+
+def test_stream_yields_steps_then_the_answer():
+    agent = Agent(Scripted(["ans = 3\n"]), config=AgentConfig(mode="pad", exemplars=0))
+    events = list(agent.stream("What is 3?"))
+    assert [e["node"] for e in events] == ["formulate", "solve", "answer", "done"]
+    assert events[-1]["answer"].answer == 3.0
+    assert "formulate --> solve" in agent.draw_mermaid()

@@ -1,0 +1,48 @@
+from __future__ import annotations
+
+import json
+
+from .test_cli import nesy
+
+
+def test_ask_json_with_a_tiny_model(tiny_model_dir):
+    out = nesy(
+        "ask",
+        "--model",
+        f"hf:{tiny_model_dir}",
+        "--no-kb",
+        "--mode",
+        "direct",
+        "--max-new-tokens",
+        "4",
+        "--json",
+        "What is 1 + 1?",
+    )
+    assert out.returncode == 0, out.stderr
+    answer = json.loads(out.stdout)
+    assert answer["verified"] is False and answer["trace"]["mode"] == "direct"
+
+
+def test_ask_shows_steps(tiny_model_dir):
+    out = nesy(
+        "ask",
+        "--model",
+        f"hf:{tiny_model_dir}",
+        "--no-kb",
+        "--mode",
+        "pad",
+        "--max-new-tokens",
+        "4",
+        "--max-repairs",
+        "0",
+        "What is 1 + 1?",
+    )
+    assert out.returncode == 0, out.stderr
+    assert "python:" in out.stdout and "answer:" in out.stdout
+
+
+def test_ask_bad_spec_and_empty_question():
+    out = nesy("ask", "--model", "gpt4", "hi")
+    assert out.returncode == 2 and "bad model spec 'gpt4'" in out.stderr
+    out = nesy("ask", "--model", "hf:/nonexistent", "hi")
+    assert out.returncode == 2 and "no model at '/nonexistent'" in out.stderr
