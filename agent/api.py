@@ -153,11 +153,15 @@ class Agent:
         finals = self.graph.batch(inputs, configs)
         return [self._answer(f) for f in finals]
 
-    def stream(self, question: str, task: str | None = None) -> Iterator[dict[str, Any]]:
-        """Yield ``{"node": name, "step": {...}}`` as each node finishes, then the answer."""
+    def stream(
+        self, question: str, task: str | None = None, thread_id: str | None = None
+    ) -> Iterator[dict[str, Any]]:
+        """Yield ``{"node": name, "step": {...}}`` as each node finishes, then
+        ``{"node": "done", "answer": Answer}``. Closing the iterator stops the run."""
         state = self._input(question, task)
         merged: dict[str, Any] = dict(state)
-        for update in self.graph.stream(state, self._run_config(None), stream_mode="updates"):
+        run = self._run_config(thread_id)
+        for update in self.graph.stream(state, run, stream_mode="updates"):
             for node, delta in update.items():
                 for key, value in (delta or {}).items():
                     if key in ("steps", "raw_outputs"):
@@ -169,6 +173,21 @@ class Agent:
                 for step in (delta or {}).get("steps", []):
                     yield {"node": node, "step": step}
         yield {"node": "done", "answer": self._answer(merged)}
+
+    def set_config(self, config: AgentConfig) -> None:
+        """Switch mode or limits; the graph is rebuilt, the student and KB are kept."""
+        config.resolved_mode()
+        self.config = config
+        self.graph = build_graph(self.student, self.kb, config, self.checkpointer)
+
+    def thread_ids(self) -> list[str]:
+        """Thread ids with checkpoints, newest first (empty without a checkpoint file)."""
+        if self.checkpointer is None:
+            return []
+        seen: dict[str, None] = {}
+        for item in self.checkpointer.list(None):
+            seen.setdefault(item.config["configurable"]["thread_id"], None)
+        return list(seen)
 
     def draw_mermaid(self) -> str:
         return str(self.graph.get_graph().draw_mermaid())

@@ -225,6 +225,7 @@ def cmd_kb_show(args: argparse.Namespace) -> int:
 
 def cmd_ask(args: argparse.Namespace) -> int:
     from agent.api import Agent
+    from agent.display import show_answer, show_step
     from agent.student import StudentError
 
     overrides = {
@@ -253,40 +254,40 @@ def cmd_ask(args: argparse.Namespace) -> int:
             if event["node"] == "done":
                 final = event["answer"]
                 continue
-            _show_step(console, event["node"], event["step"])
+            show_step(console, event["node"], event["step"])
     except (ValueError, StudentError) as exc:
         print(f"nesy ask: error: {exc}", file=sys.stderr)
         return 2
     assert final is not None
-    mark = "[green]verified[/]" if final.verified else "[yellow]unverified[/]"
-    why = f" ({final.failure.value})" if final.failure else ""
-    console.print(
-        f"[bold]answer:[/] {final.answer}  {mark}{why}  "
-        f"[dim]{final.usage.prompt_tokens}+{final.usage.completion_tokens} tokens, "
-        f"{final.usage.seconds:.1f} s[/]"
-    )
+    show_answer(console, final)
     return 0
 
 
-def _show_step(console: Any, node: str, step: dict[str, Any]) -> None:
-    from rich.syntax import Syntax
+def cmd_chat(args: argparse.Namespace) -> int:
+    from rich.console import Console
 
-    result = step.get("result")
-    if node in ("formulate", "repair") and step.get("program"):
-        title = "program" if node == "formulate" else f"repair {step.get('repair')}"
-        console.print(f"[cyan]{title}[/]")
-        console.print(Syntax(step["program"].rstrip(), "python", theme="ansi_dark"))
-    elif node == "solve" and result:
-        colour = "green" if result["status"] == "ok" else "red"
-        detail = f" {result['detail'][:200]}" if result["detail"] else ""
-        console.print(
-            f"[{colour}]{step.get('solver')}: {result['status']}[/] "
-            f"{result['answer'] if result['status'] == 'ok' else ''}{detail}"
+    from agent.api import Agent
+    from agent.repl import Chat
+    from agent.student import StudentError, nesy_home
+
+    checkpoint = args.checkpoint or nesy_home() / "chat.sqlite"
+    checkpoint.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        agent = Agent.load(
+            args.model,
+            kb=None if args.no_kb else (args.kb or "default"),
+            device=args.device,
+            checkpoint=checkpoint,
+            mode=args.mode,
+            task=args.task,
+            max_repairs=args.max_repairs,
+            vote_k=args.vote_k,
+            max_new_tokens=args.max_new_tokens,
         )
-    elif node == "decompose":
-        console.print(f"[cyan]sub-questions[/]\n{step.get('text', '')}")
-    elif node in ("retrieve", "fallback", "answer"):
-        console.print(f"[dim]{node}: {step.get('text', '')[:300]}[/]")
+    except (ValueError, StudentError) as exc:
+        print(f"nesy chat: error: {exc}", file=sys.stderr)
+        return 2
+    return Chat(agent, Console(highlight=False), history=nesy_home() / "chat_history").run()
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:
@@ -392,23 +393,34 @@ def build_parser() -> argparse.ArgumentParser:
     q = kb_command("show", "one item, in full", cmd_kb_show)
     q.add_argument("id")
 
-    p = sub.add_parser("ask", help="answer one question with the agent, showing its steps")
+    def agent_command(name: str, help: str, func: Any) -> argparse.ArgumentParser:
+        q = sub.add_parser(name, help=help)
+        q.add_argument(
+            "--model", default="default", help="default | hf:PATH[+lora:ADAPTER] | openai:MODEL@URL"
+        )
+        q.add_argument(
+            "--mode", default="auto", choices=["auto", "pad", "socratic", "asp", "prolog", "direct"]
+        )
+        q.add_argument("--task", default="math", help="math, kinship, deductive (routes auto)")
+        q.add_argument("--kb", type=Path, help="KB for exemplars (default: the shipped KB)")
+        q.add_argument("--no-kb", action="store_true", help="no retrieval")
+        q.add_argument("--max-repairs", type=int, default=2)
+        q.add_argument("--vote-k", type=int, default=1, help="self-consistency samples")
+        q.add_argument("--max-new-tokens", type=int, default=256)
+        q.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+        q.set_defaults(func=func)
+        return q
+
+    p = agent_command("ask", "answer one question with the agent, showing its steps", cmd_ask)
     p.add_argument("question")
-    p.add_argument(
-        "--model", default="default", help="default | hf:PATH[+lora:ADAPTER] | openai:MODEL@URL"
-    )
-    p.add_argument(
-        "--mode", default="auto", choices=["auto", "pad", "socratic", "asp", "prolog", "direct"]
-    )
-    p.add_argument("--task", default="math", help="math, kinship, deductive (routes auto)")
-    p.add_argument("--kb", type=Path, help="KB for exemplars (default: the shipped KB)")
-    p.add_argument("--no-kb", action="store_true", help="no retrieval")
-    p.add_argument("--max-repairs", type=int, default=2)
-    p.add_argument("--vote-k", type=int, default=1, help="self-consistency samples")
-    p.add_argument("--max-new-tokens", type=int, default=256)
-    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     p.add_argument("--json", action="store_true", help="print the Answer record as JSON")
-    p.set_defaults(func=cmd_ask)
+
+    p = agent_command("chat", "interactive questions with live steps (/help inside)", cmd_chat)
+    p.add_argument(
+        "--checkpoint",
+        type=Path,
+        help="SQLite file for resumable threads (default $NESY_HOME/chat.sqlite)",
+    )
 
     p = sub.add_parser("doctor", help="check what the solver sandbox enforces on this machine")
     p.set_defaults(func=cmd_doctor)
