@@ -290,6 +290,36 @@ def cmd_chat(args: argparse.Namespace) -> int:
     return Chat(agent, Console(highlight=False), history=nesy_home() / "chat_history").run()
 
 
+def cmd_serve(args: argparse.Namespace) -> int:
+    from agent.api import Agent
+    from agent.server import serve
+    from agent.student import StudentError
+
+    try:
+        agent = Agent.load(
+            args.model,
+            kb=None if args.no_kb else (args.kb or "default"),
+            device=args.device,
+            mode=args.mode,
+            task=args.task,
+            max_repairs=args.max_repairs,
+            vote_k=args.vote_k,
+            max_new_tokens=args.max_new_tokens,
+        )
+    except (ValueError, StudentError) as exc:
+        print(f"nesy serve: error: {exc}", file=sys.stderr)
+        return 2
+    serve(
+        agent,
+        host=args.host,
+        port=args.port,
+        max_concurrency=args.max_concurrency,
+        max_tokens_cap=args.max_tokens_cap,
+        max_request_bytes=args.max_request_bytes,
+    )
+    return 0
+
+
 def cmd_doctor(args: argparse.Namespace) -> int:
     from solvers._probe import report
 
@@ -421,6 +451,17 @@ def build_parser() -> argparse.ArgumentParser:
         type=Path,
         help="SQLite file for resumable threads (default $NESY_HOME/chat.sqlite)",
     )
+
+    p = agent_command(
+        "serve", "OpenAI-compatible /v1/chat/completions for the agent and the student", cmd_serve
+    )
+    p.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=8000)
+    p.add_argument(
+        "--max-concurrency", type=int, default=4, help="requests in flight; more get 429"
+    )
+    p.add_argument("--max-tokens-cap", type=int, default=2048)
+    p.add_argument("--max-request-bytes", type=int, default=1 << 20)
 
     p = sub.add_parser("doctor", help="check what the solver sandbox enforces on this machine")
     p.set_defaults(func=cmd_doctor)

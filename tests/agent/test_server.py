@@ -1,0 +1,109 @@
+"""`nesy serve` with the real openai client, a tiny model and a real uvicorn server."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+
+import httpx
+import openai
+import pytest
+
+from agent.api import Agent
+from agent.graph import AgentConfig
+from agent.server import create_app
+from agent.student import HFStudent
+
+
+@pytest.fixture(scope="module")
+def base_url(tiny_model_dir):
+    import uvicorn
+
+    agent = Agent(
+        HFStudent(tiny_model_dir, threads=1), config=AgentConfig(mode="direct", max_new_tokens=4)
+    )
+    app = create_app(agent, max_request_bytes=4096, max_tokens_cap=64, max_concurrency=2)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}/v1"
+    server.should_exit = True
+    thread.join(10)
+
+
+@pytest.fixture
+def client(base_url):
+    return openai.OpenAI(base_url=base_url, api_key="unused", max_retries=0)
+
+
+def test_models_are_listed(client):
+    assert {m.id for m in client.models.list()} == {"nesy-agent", "nesy-student"}
+
+
+def test_student_completion(client):
+    r = client.chat.completions.create(
+        model="nesy-student", max_tokens=5, messages=[{"role": "user", "content": "Say hi"}]
+    )
+    assert r.choices[0].message.role == "assistant"
+    assert 0 < r.usage.completion_tokens <= 5
+
+
+def test_agent_completion_carries_the_answer_record(client):
+    r = client.chat.completions.create(
+        model="nesy-agent", messages=[{"role": "user", "content": "What is 2+2?"}]
+    )
+    extra = r.model_extra["nesy"]
+    assert extra["verified"] is False and "unverified" in r.choices[0].message.content
+
+
+def test_streaming(client):
+    stream = client.chat.completions.create(
+        model="nesy-student",
+        max_tokens=5,
+        stream=True,
+        messages=[{"role": "user", "content": "Say hi"}],
+    )
+    chunks = list(stream)
+    assert chunks[-1].choices[0].finish_reason == "stop"
+    assert chunks[0].choices[0].delta.role == "assistant"
+
+
+@pytest.mark.parametrize(
+    "kwargs,status,text",
+    [
+        ({"model": "gpt-9", "messages": [{"role": "user", "content": "x"}]}, 404, "does not exist"),
+        ({"model": "nesy-student", "messages": []}, 400, "messages"),
+        (
+            {
+                "model": "nesy-student",
+                "messages": [{"role": "user", "content": "x"}],
+                "max_tokens": 10_000,
+            },
+            400,
+            "exceeds the server cap 64",
+        ),
+    ],
+)
+def test_malformed_requests_get_openai_style_errors(client, kwargs, status, text):
+    with pytest.raises(openai.APIStatusError) as err:
+        client.chat.completions.create(**kwargs)
+    assert err.value.status_code == status
+    assert (
+        text in err.value.body["message"]
+        if isinstance(err.value.body, dict)
+        else text in str(err.value)
+    )
+
+
+def test_not_json_and_too_big(base_url):
+    r = httpx.post(f"{base_url}/chat/completions", content=b"{not json")
+    assert r.status_code == 400 and r.json()["error"]["type"] == "invalid_request_error"
+    r = httpx.post(f"{base_url}/chat/completions", content=b"x" * 5000)
+    assert r.status_code == 413
