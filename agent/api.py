@@ -67,7 +67,19 @@ class Agent:
             from langgraph.checkpoint.sqlite import SqliteSaver
 
             conn = sqlite3.connect(str(checkpoint), check_same_thread=False)
-            self.checkpointer = SqliteSaver(conn)
+            try:
+                # WAL + synchronous=NORMAL: a checkpoint per step without an fsync per step;
+                # a crash loses at most the last steps, which a resume then redoes.
+                conn.execute("PRAGMA journal_mode=WAL")
+                conn.execute("PRAGMA synchronous=NORMAL")
+                self.checkpointer = SqliteSaver(conn)
+                self.checkpointer.setup()
+            except sqlite3.DatabaseError as exc:
+                conn.close()
+                raise ValueError(
+                    f"checkpoint file {checkpoint} is unusable ({exc}); move it "
+                    "away or pass another checkpoint path"
+                ) from None
         self.graph = build_graph(self.student, kb, self.config, self.checkpointer)
 
     @classmethod

@@ -37,20 +37,30 @@ class BatchingStudent:
         self.max_batch = max_batch
         self.wait_s = wait_s
         self.batches: list[int] = []  # sizes of the batches run (for tests and benches)
+        self._active = 0  # callers blocked in generate()
+        self._lock = threading.Lock()
         self._queue: SimpleQueue[_Request] = SimpleQueue()
         self._worker = threading.Thread(target=self._loop, daemon=True, name="nesy-batcher")
         self._worker.start()
 
     def generate(self, prompts: list[Any], **kwargs: Any) -> list[Any]:
         request = _Request(list(prompts), kwargs)
-        self._queue.put(request)
-        return request.future.result()
+        with self._lock:
+            self._active += 1
+        try:
+            self._queue.put(request)
+            return request.future.result()
+        finally:
+            with self._lock:
+                self._active -= 1
 
     def _loop(self) -> None:
         while True:
             pending = [self._queue.get()]
             size = len(pending[0].prompts)
-            while size < self.max_batch:
+            # Wait for company only when other callers are inside generate() too: a lone
+            # caller (one ask, a chat) must not pay the batching window on every step.
+            while size < self.max_batch and self._active > len(pending):
                 try:
                     nxt = self._queue.get(timeout=self.wait_s)
                 except Empty:

@@ -191,3 +191,11 @@ def test_stream_yields_steps_then_the_answer():
     assert [e["node"] for e in events] == ["formulate", "solve", "answer", "done"]
     assert events[-1]["answer"].answer == 3.0
     assert "formulate --> solve" in agent.draw_mermaid()
+
+
+def test_corrupted_checkpoint_file_is_a_clear_error(tmp_path):
+    bad = tmp_path / "ckpt.sqlite"
+    bad.write_bytes(b"this is not sqlite at all" * 100)
+    with pytest.raises(ValueError, match="checkpoint file .* is unusable"):
+        Agent(Scripted(["ans = 1\n"]), config=AgentConfig(mode="pad"), checkpoint=bad)
+    assert bad.read_bytes().startswith(b"this is not sqlite")  # nothing overwritten

@@ -1,0 +1,187 @@
+"""Agent speed: framework overhead, batching, and decode speed against the bandwidth bound.
+
+    python bench/perf/agent.py [--n 64] [--data ../shared/data] [--skip-batched]
+
+- ``graph_overhead_ms_per_step``: LangGraph + records + checkpointing per graph step, with
+  the LM and solver time subtracted (an instant fixed-reply LM, the real python solver,
+  SQLite checkpointing on). Baseline in the same run: the same without checkpointing.
+- ``batched_speedup``: ``ask_many`` against a sequential ``ask`` loop on the same N GSM8K
+  *train* questions, the packaged student, pad mode, no repairs, prompts under 300 tokens;
+  again with 2 KB exemplars in the prompt, where prefill dominates.
+- decode tokens/s of the packaged student with HF ``generate`` at batch 1 and 16, next to
+  the memory-bandwidth bound (weight bytes / measured copy bandwidth) for batch 1.
+
+The last line printed is one JSON object.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+import solvers  # noqa: E402
+from agent.api import Agent  # noqa: E402
+from agent.graph import AgentConfig  # noqa: E402
+from agent.student import Generation, load_student  # noqa: E402
+
+
+class InstantLM:
+    """Replies at once with a fixed program: isolates the framework's own cost."""
+
+    name = "instant"
+
+    def __init__(self) -> None:
+        self.seconds = 0.0
+
+    def generate(self, prompts: list[Any], **_: Any) -> list[Generation]:
+        t = time.perf_counter()
+        out = [Generation("ans = 6 * 7\n", 10, 5, "stop") for _ in prompts]
+        self.seconds += time.perf_counter() - t
+        return out
+
+
+def overhead(n: int, checkpoint: bool) -> float:
+    lm = InstantLM()
+    solve_seconds = 0.0
+    real_solve = solvers.solve
+
+    def timed_solve(req: Any) -> Any:
+        nonlocal solve_seconds
+        t = time.perf_counter()
+        r = real_solve(req)
+        solve_seconds += time.perf_counter() - t
+        return r
+
+    import agent.graph as graph_module
+
+    graph_module.solve = timed_solve  # type: ignore[assignment]
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            agent = Agent(
+                lm,
+                config=AgentConfig(mode="pad", exemplars=0),
+                checkpoint=Path(tmp) / "ckpt.sqlite" if checkpoint else None,
+            )
+            agent.ask("warm up")
+            lm.seconds = solve_seconds = 0.0
+            steps = 0
+            t = time.perf_counter()
+            for i in range(n):
+                steps += len(agent.ask(f"What is 6 times 7? ({i})").steps)
+            total = time.perf_counter() - t
+    finally:
+        graph_module.solve = real_solve  # type: ignore[assignment]
+    return (total - lm.seconds - solve_seconds) / steps * 1000
+
+
+def questions(data: Path, n: int) -> list[str]:
+    rows = [json.loads(line) for line in open(data / "gsm8k" / "train.jsonl")][:n]
+    return [r["question"] for r in rows]
+
+
+def batched(qs: list[str], kb: Any) -> dict[str, float]:
+    config = dict(mode="pad", max_repairs=0, max_new_tokens=128, exemplars=2 if kb else 0)
+    student = load_student("default")
+    agent = Agent(student, kb=kb, config=AgentConfig(**config))
+    agent.ask(qs[0])  # warm
+    t = time.perf_counter()
+    seq = [agent.ask(q) for q in qs]
+    seq_s = time.perf_counter() - t
+    t = time.perf_counter()
+    many = agent.ask_many(qs, max_concurrency=len(qs))
+    many_s = time.perf_counter() - t
+    prompt_tokens = max(a.usage.prompt_tokens for a in seq)
+    return {
+        "sequential_s": round(seq_s, 1),
+        "ask_many_s": round(many_s, 1),
+        "speedup": round(seq_s / many_s, 2),
+        "max_prompt_tokens": prompt_tokens,
+        "same_answers": sum(a.answer == b.answer for a, b in zip(seq, many, strict=True)),
+        "batch_sizes_max": max(agent.student.batches),
+    }
+
+
+def decode(batch: int, tokens: int = 64) -> float:
+    student = load_student("default")
+    prompt = [[{"role": "user", "content": "Write a long story about a robot."}]] * batch
+    student.generate(prompt[:1], max_new_tokens=4)
+    t = time.perf_counter()
+    out = student.generate(prompt, max_new_tokens=tokens, temperature=0.0)
+    seconds = time.perf_counter() - t
+    return sum(g.completion_tokens for g in out) / seconds
+
+
+def bandwidth_gb_s() -> float:
+    import numpy as np
+
+    a = np.ones(64 * 1024 * 1024 // 8)  # 64 MiB, well past the caches
+    b = np.empty_like(a)
+    best = 0.0
+    for _ in range(10):
+        t = time.perf_counter()
+        np.copyto(b, a)
+        best = max(best, 2 * a.nbytes / (time.perf_counter() - t))  # read + write
+    return best / 1e9
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--n", type=int, default=64)
+    p.add_argument("--overhead-n", type=int, default=200)
+    p.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
+    p.add_argument("--skip-batched", action="store_true")
+    args = p.parse_args()
+    import torch
+
+    print(
+        f"# agent perf | {platform.node()} | {os.cpu_count()} cores | torch {torch.__version__}"
+        f" | threads {torch.get_num_threads()}"
+    )
+    out: dict[str, Any] = {"bench": "agent", "cores": os.cpu_count()}
+    out["graph_overhead_ms_per_step"] = round(overhead(args.overhead_n, checkpoint=True), 3)
+    out["graph_overhead_ms_per_step_no_checkpoint"] = round(
+        overhead(args.overhead_n, checkpoint=False), 3
+    )
+    print(
+        f"graph overhead per step: {out['graph_overhead_ms_per_step']} ms with SQLite "
+        f"checkpoints, {out['graph_overhead_ms_per_step_no_checkpoint']} ms without"
+    )
+
+    for b in (1, 16):
+        out[f"hf_decode_tok_s_batch{b}"] = round(decode(b), 1)
+    weights = 134_515_008 * 4  # float32 SmolLM2-135M
+    bw = bandwidth_gb_s()
+    out["memory_bandwidth_gb_s"] = round(bw, 1)
+    out["decode_bound_tok_s_batch1"] = round(bw * 1e9 / weights, 1)
+    print(
+        f"HF decode: {out['hf_decode_tok_s_batch1']} tok/s at batch 1, "
+        f"{out['hf_decode_tok_s_batch16']} tok/s at batch 16 | bandwidth bound at batch 1: "
+        f"{out['decode_bound_tok_s_batch1']} tok/s ({bw:.1f} GB/s, {weights / 1e6:.0f} MB)"
+    )
+
+    if not args.skip_batched:
+        qs = questions(args.data, args.n)
+        out["batched"] = batched(qs, None)
+        print(f"ask_many vs ask loop on {args.n} GSM8K train questions: {out['batched']}")
+        from kb import shipped
+
+        with shipped.open_default() as kb:
+            out["batched_with_kb_exemplars"] = batched(qs, kb)
+        print(f"... with 2 KB exemplars in each prompt: {out['batched_with_kb_exemplars']}")
+        out["batched_speedup"] = out["batched"]["speedup"]
+    out["data_files"] = ["gsm8k/train.jsonl"]
+    print(json.dumps(out))
+
+
+if __name__ == "__main__":
+    main()
