@@ -223,25 +223,29 @@ def cmd_kb_show(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_ask(args: argparse.Namespace) -> int:
+def _load_agent(args: argparse.Namespace, checkpoint: Path | None = None) -> Any:
+    """The agent the shared agent flags describe (``nesy ask|chat|serve``)."""
     from agent.api import Agent
+
+    return Agent.load(
+        args.model,
+        kb=None if args.no_kb else (args.kb or "default"),
+        device=args.device,
+        checkpoint=checkpoint,
+        mode=args.mode,
+        task=args.task,
+        max_repairs=args.max_repairs,
+        vote_k=args.vote_k,
+        max_new_tokens=args.max_new_tokens,
+    )
+
+
+def cmd_ask(args: argparse.Namespace) -> int:
     from agent.display import show_answer, show_step
     from agent.student import StudentError
 
-    overrides = {
-        "mode": args.mode,
-        "task": args.task,
-        "max_repairs": args.max_repairs,
-        "vote_k": args.vote_k,
-        "max_new_tokens": args.max_new_tokens,
-    }
     try:
-        agent = Agent.load(
-            args.model,
-            kb=None if args.no_kb else (args.kb or "default"),
-            device=args.device,
-            **overrides,
-        )
+        agent = _load_agent(args)
         if args.json:
             answer = agent.ask(args.question)
             print(answer.model_dump_json(indent=2))
@@ -266,24 +270,13 @@ def cmd_ask(args: argparse.Namespace) -> int:
 def cmd_chat(args: argparse.Namespace) -> int:
     from rich.console import Console
 
-    from agent.api import Agent
     from agent.repl import Chat
     from agent.student import StudentError, nesy_home
 
     checkpoint = args.checkpoint or nesy_home() / "chat.sqlite"
     checkpoint.parent.mkdir(parents=True, exist_ok=True)
     try:
-        agent = Agent.load(
-            args.model,
-            kb=None if args.no_kb else (args.kb or "default"),
-            device=args.device,
-            checkpoint=checkpoint,
-            mode=args.mode,
-            task=args.task,
-            max_repairs=args.max_repairs,
-            vote_k=args.vote_k,
-            max_new_tokens=args.max_new_tokens,
-        )
+        agent = _load_agent(args, checkpoint)
     except (ValueError, StudentError) as exc:
         print(f"nesy chat: error: {exc}", file=sys.stderr)
         return 2
@@ -291,21 +284,11 @@ def cmd_chat(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from agent.api import Agent
     from agent.server import serve
     from agent.student import StudentError
 
     try:
-        agent = Agent.load(
-            args.model,
-            kb=None if args.no_kb else (args.kb or "default"),
-            device=args.device,
-            mode=args.mode,
-            task=args.task,
-            max_repairs=args.max_repairs,
-            vote_k=args.vote_k,
-            max_new_tokens=args.max_new_tokens,
-        )
+        agent = _load_agent(args)
     except (ValueError, StudentError) as exc:
         print(f"nesy serve: error: {exc}", file=sys.stderr)
         return 2
