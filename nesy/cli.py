@@ -407,21 +407,18 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("id")
 
     def agent_command(name: str, help: str, func: Any) -> argparse.ArgumentParser:
+        # Defaults are None here and filled from nesy.toml, then AGENT_DEFAULTS (see main).
         q = sub.add_parser(name, help=help)
-        q.add_argument(
-            "--model", default="default", help="default | hf:PATH[+lora:ADAPTER] | openai:MODEL@URL"
-        )
-        q.add_argument(
-            "--mode", default="auto", choices=["auto", "pad", "socratic", "asp", "prolog", "direct"]
-        )
-        q.add_argument("--task", default="math", help="math, kinship, deductive (routes auto)")
+        q.add_argument("--model", help="default | hf:PATH[+lora:ADAPTER] | openai:MODEL@URL")
+        q.add_argument("--mode", choices=["auto", "pad", "socratic", "asp", "prolog", "direct"])
+        q.add_argument("--task", help="math, kinship, deductive (routes auto)")
         q.add_argument("--kb", type=Path, help="KB for exemplars (default: the shipped KB)")
         q.add_argument("--no-kb", action="store_true", help="no retrieval")
-        q.add_argument("--max-repairs", type=int, default=2)
-        q.add_argument("--vote-k", type=int, default=1, help="self-consistency samples")
-        q.add_argument("--max-new-tokens", type=int, default=256)
-        q.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
-        q.set_defaults(func=func)
+        q.add_argument("--max-repairs", type=int)
+        q.add_argument("--vote-k", type=int, help="self-consistency samples")
+        q.add_argument("--max-new-tokens", type=int)
+        q.add_argument("--device", choices=["auto", "cpu", "cuda"])
+        q.set_defaults(func=func, agent_flags=True)
         return q
 
     p = agent_command("ask", "answer one question with the agent, showing its steps", cmd_ask)
@@ -451,8 +448,29 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+AGENT_DEFAULTS: dict[str, Any] = {
+    "model": "default",
+    "mode": "auto",
+    "task": "math",
+    "kb": None,
+    "max_repairs": 2,
+    "vote_k": 1,
+    "max_new_tokens": 256,
+    "device": "auto",
+    "checkpoint": None,
+}
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if getattr(args, "agent_flags", False):
+        from nesy.config import apply, load_config
+
+        try:
+            apply(args, load_config(), AGENT_DEFAULTS)
+        except ValueError as exc:
+            print(f"nesy: error: {exc}", file=sys.stderr)
+            return 2
     try:
         return int(args.func(args))
     except KeyboardInterrupt:
