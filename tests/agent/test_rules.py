@@ -58,3 +58,80 @@ def test_kinship_library_on_clutrr_gold_proofs(split, floor):
         for r in rows
     )
     assert correct / len(rows) >= floor, f"{correct}/{len(rows)}"
+
+
+# --- ProofWriter / ProntoQA: open- and closed-world answers ------------------------------------
+
+TRACES = Path(__file__).resolve().parents[3] / "shared" / "data" / "teacher_traces"
+PROGRAM = """Predicates:
+Cold($x, bool) ::: Is x cold?
+Facts:
+Cold(Bob, True) ::: Bob is cold.
+Red(Anne, False) ::: Anne is not red.
+Rules:
+Cold($x, True) >>> Round($x, True) ::: Cold things are round.
+Query:
+{query} ::: ?
+"""
+
+
+def deductive(query: str, closed: bool = False) -> str:
+    from agent.logiclm import to_asp
+
+    facts = to_asp(PROGRAM.format(query=query)) + ("closed_world.\n" if closed else "")
+    r = solve(
+        SolverRequest(solver="asp", program=(RULES / "proofwriter.lp").read_text(), facts=facts)
+    )
+    assert r.ok, r.detail
+    (atom,) = r.answer[0]
+    return atom[len("answer(") : -1]
+
+
+@pytest.mark.parametrize(
+    "query,open_world,closed_world",
+    [
+        ("Round(Bob, True)", "true", "true"),  # derived
+        ("Round(Bob, False)", "false", "false"),  # its negation is derived
+        ("Red(Anne, False)", "true", "true"),  # a negative fact
+        ("Red(Anne, True)", "false", "false"),
+        ("Round(Anne, True)", "unknown", "false"),  # not derivable: unknown unless closed world
+    ],
+)
+def test_open_and_closed_world(query, open_world, closed_world):
+    assert deductive(query) == open_world
+    assert deductive(query, closed=True) == closed_world
+
+
+def test_malformed_logic_program_is_named():
+    from agent.logiclm import ConversionError, to_asp
+
+    with pytest.raises(ConversionError, match="True or False"):
+        to_asp("Facts:\nCold(Bob) ::: x\nQuery:\nCold(Bob, True)")
+    with pytest.raises(ConversionError, match="no Query"):
+        to_asp("Facts:\nCold(Bob, True)")
+
+
+@pytest.mark.skipif(not TRACES.exists(), reason="needs ../shared/data/teacher_traces")
+@pytest.mark.parametrize(
+    "name,closed,floor", [("ProofWriter", False, 0.97), ("ProntoQA", True, 0.80)]
+)
+def test_gpt4_logic_programs_replayed_through_the_library(name, closed, floor):
+    """Logic-LM's GPT-4 programs for the dev sets, converted and solved: ProofWriter 98.7%
+    (open world), ProntoQA 83.2% (closed world; Logic-LM reports 83.20 for GPT-4)."""
+    from agent.logiclm import ConversionError, to_asp
+
+    letters = {"A": "true", "B": "false", "C": "unknown"}
+    lib = (RULES / "proofwriter.lp").read_text()
+    rows = [
+        json.loads(line)
+        for line in (TRACES / f"logiclm_{name}_dev_gpt-4_logic_programs.jsonl").open()
+    ]
+    correct = 0
+    for row in rows:
+        try:
+            facts = to_asp(row["raw_logic_programs"][0]) + ("closed_world.\n" if closed else "")
+        except ConversionError:
+            continue
+        r = solve(SolverRequest(solver="asp", program=lib, facts=facts))
+        correct += r.ok and r.answer[0] == [f"answer({letters[row['answer']]})"]
+    assert correct / len(rows) >= floor, f"{correct}/{len(rows)}"
