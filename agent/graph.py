@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import ast
 import collections
+import functools
 import operator
 import re
 import time
@@ -97,6 +98,11 @@ class State(TypedDict, total=False):
     verified: bool
     failure: str | None
     prompt_id: str
+
+
+@functools.lru_cache(maxsize=16)
+def rule_library(name: str) -> str:
+    return (RULES / name).read_text()
 
 
 def extract_program(text: str, language: str) -> str:
@@ -229,7 +235,7 @@ def build_graph(
         t0 = time.perf_counter()
         spec = MODE_SPECS[state["mode"]]
         assert spec.solver is not None
-        library = (RULES / spec.rules).read_text() if spec.rules else ""
+        library = rule_library(spec.rules) if spec.rules else ""
         results = []
         for program in state["programs"]:
             if spec.rules:  # the student wrote facts; the library does the reasoning

@@ -7,6 +7,7 @@ one. A ``Template`` renders to chat messages, and its ``id`` (``pad@v1``) goes i
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,6 +40,7 @@ def available() -> list[str]:
     return sorted(p.name.removesuffix(".txt") for p in HERE.glob("*.v*.txt"))
 
 
+@functools.lru_cache(maxsize=128)  # templates are versioned files, never edited in place
 def load(ref: str) -> Template:
     name, _, version = ref.partition("@")
     candidates = sorted(HERE.glob(f"{name}.v*.txt"), key=lambda p: int(p.stem.split(".v")[-1]))
