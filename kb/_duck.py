@@ -62,6 +62,12 @@ def extension_files() -> dict[str, Path]:
     }
 
 
+def sql_literal(text: str | Path) -> str:
+    """A SQL string literal, for the few places DuckDB takes no parameter (ATTACH, reader
+    arguments built into SQL text)."""
+    return "'" + str(text).replace("'", "''") + "'"
+
+
 def scalar(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any] | None = None) -> Any:
     """The first column of the first row (``None`` for no row)."""
     row = con.execute(sql, params or []).fetchone()
@@ -96,8 +102,7 @@ def _attach(con: duckdb.DuckDBPyConnection, path: Path, read_only: bool, timeout
     mode = " (READ_ONLY)" if read_only else ""
     deadline = time.monotonic() + timeout
     delay = 0.02
-    # ATTACH takes no parameters; the path is quoted as a SQL string literal.
-    literal = "'" + str(path).replace("'", "''") + "'"
+    literal = sql_literal(path)  # ATTACH takes no parameters
     while True:
         try:
             con.execute(f"ATTACH {literal} AS {ALIAS}{mode}")

@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 import duckdb
 
 from kb import schema
-from kb._duck import KBError, scalar
+from kb._duck import KBError, scalar, sql_literal
 from kb.models import KINDS, ImportReport, KnowledgeItem, Rejected
 
 if TYPE_CHECKING:
@@ -103,16 +103,12 @@ def check_utf8(path: Path, chunk: int = 1 << 22) -> None:
             offset += len(block)
 
 
-def _literal(path: Path) -> str:
-    return "'" + str(path).replace("'", "''") + "'"
-
-
 def _lines(path: Path) -> str:
     """Raw lines with exact 1-based line numbers (blank lines skipped, CRLF tolerated)."""
     return (
         "SELECT line, rtrim(raw, chr(13)) AS raw FROM ("
         "  SELECT unnest(l) AS raw, generate_subscripts(l, 1) AS line FROM ("
-        f"    SELECT string_split(content, chr(10)) AS l FROM read_text({_literal(path)})))"
+        f"    SELECT string_split(content, chr(10)) AS l FROM read_text({sql_literal(path)})))"
         " WHERE trim(rtrim(raw, chr(13))) <> ''"
     )
 
@@ -123,7 +119,7 @@ def _jsonl_source(path: Path) -> str:
     spec["provenance"] = {p: "VARCHAR" for p in PROVENANCE}  # type: ignore[assignment]
     import json
 
-    transform = json.dumps(spec).replace("'", "''")
+    transform = sql_literal(json.dumps(spec))
     known = ", ".join(f"'{f}'" for f in (*FIELDS, "id", "provenance"))
     cols = ", ".join(
         f"coalesce(j.{f}, j.provenance.{f}) AS {f}" if f in PROVENANCE else f"j.{f} AS {f}"
@@ -139,7 +135,7 @@ def _jsonl_source(path: Path) -> str:
           END AS parse_error
         FROM (
           SELECT line, raw, ok,
-            CASE WHEN ok THEN json_transform(raw, '{transform}') END AS j,
+            CASE WHEN ok THEN json_transform(raw, {transform}) END AS j,
             CASE WHEN ok AND json_type(raw) = 'OBJECT'
                  THEN list_filter(json_keys(raw), k -> NOT list_contains([{known}], k))
                  ELSE [] END AS extra
@@ -152,7 +148,7 @@ def _atomic_source(path: Path) -> str:
     # the wrong number of fields to its rejects table (with exact line numbers), so `line`
     # here is the data-row number, mapped back to file lines by `_file_lines`.
     reader = (
-        f"read_csv({_literal(path)}, columns = {{'head': 'VARCHAR', 'relation': 'VARCHAR', "
+        f"read_csv({sql_literal(path)}, columns = {{'head': 'VARCHAR', 'relation': 'VARCHAR', "
         "'tail': 'VARCHAR'}, header = false, delim = '\t', quote = '', escape = '', "
         "auto_detect = false, store_rejects = true, rejects_table = 'nesy_rejects', "
         "rejects_scan = 'nesy_rejects_scan')"
@@ -194,13 +190,13 @@ def _columns(con: duckdb.DuckDBPyConnection, reader: str) -> list[str]:
 
 def _table_source(con: duckdb.DuckDBPyConnection, path: Path, fmt: str) -> str:
     if fmt == "parquet":
-        reader = f"read_parquet({_literal(path)}, file_row_number = true)"
+        reader = f"read_parquet({sql_literal(path)}, file_row_number = true)"
         line = "file_row_number + 1"
     else:
         delim = "\\t" if fmt == "tsv" else ","
         quote = "" if fmt == "tsv" else '"'
         reader = (
-            f"read_csv({_literal(path)}, header = true, all_varchar = true, delim = E'{delim}', "
+            f"read_csv({sql_literal(path)}, header = true, all_varchar = true, delim = E'{delim}', "
             f"quote = '{quote}', auto_detect = true, store_rejects = true, "
             "rejects_table = 'nesy_rejects', rejects_scan = 'nesy_rejects_scan')"
         )
@@ -262,9 +258,9 @@ def _validated(source: str, domain: str, source_name: str, now: datetime) -> str
           nullif(trim(head, ' '), '') AS head, nullif(trim(relation, ' '), '') AS relation,
           nullif(trim(tail, ' '), '') AS tail, coalesce(text, '') AS text,
           coalesce(program, '') AS program, nullif(trim(syntax, ' '), '') AS syntax,
-          coalesce(nullif(trim(domain, ' '), ''), {_sql_str(domain)}) AS domain,
+          coalesce(nullif(trim(domain, ' '), ''), {sql_literal(domain)}) AS domain,
           coalesce(tags, []::VARCHAR[]) AS tags,
-          coalesce(nullif(source, ''), {_sql_str(source_name)}) AS source,
+          coalesce(nullif(source, ''), {sql_literal(source_name)}) AS source,
           coalesce(teacher, '') AS teacher, coalesce(prompt_hash, '') AS prompt_hash,
           coalesce(TRY_CAST(created_at AS TIMESTAMP), TIMESTAMP '{now:%Y-%m-%d %H:%M:%S}')
             AS created_at_v,
@@ -273,10 +269,6 @@ def _validated(source: str, domain: str, source_name: str, now: datetime) -> str
           TRY_CAST(verified AS BOOLEAN) AS verified, verified AS verified_raw
         FROM ({source})
       )"""
-
-
-def _sql_str(s: str) -> str:
-    return "'" + s.replace("'", "''") + "'"
 
 
 def _stage(kb: KnowledgeBase, path: Path, fmt: str | None, domain: str) -> ImportReport:

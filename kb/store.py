@@ -310,7 +310,7 @@ class KnowledgeBase:
     def load_embeddings(self, parquet: str | Path, model: str | None = None) -> int:
         """Load precomputed vectors (columns ``id``, ``vec``) for items already in the KB."""
         self._writable()
-        literal = "'" + str(parquet).replace("'", "''") + "'"
+        literal = _duck.sql_literal(parquet)
         self.con.begin()
         try:
             n = scalar(
