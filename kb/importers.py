@@ -145,8 +145,9 @@ def _jsonl_source(path: Path) -> str:
 
 def _atomic_source(path: Path) -> str:
     # read_csv is 3x faster than splitting raw lines; it skips blank lines and sends lines with
-    # the wrong number of fields to its rejects table (with exact line numbers), so `line`
-    # here is the data-row number, mapped back to file lines by `_file_lines`.
+    # the wrong number of fields to its rejects table (with exact line numbers). `line` is
+    # left NULL: the stage's rowid is the data-row number (see `_stage`), mapped back to file
+    # lines by `_file_lines`.
     reader = (
         f"read_csv({sql_literal(path)}, columns = {{'head': 'VARCHAR', 'relation': 'VARCHAR', "
         "'tail': 'VARCHAR'}, header = false, delim = '\t', quote = '', escape = '', "
@@ -154,7 +155,7 @@ def _atomic_source(path: Path) -> str:
         "rejects_scan = 'nesy_rejects_scan')"
     )
     return f"""
-        SELECT row_number() OVER () AS line, 'triple' AS kind, head, relation, tail,
+        SELECT NULL::BIGINT AS line, 'triple' AS kind, head, relation, tail,
           NULL AS text, NULL AS program, NULL AS syntax, NULL AS domain, NULL AS tags,
           NULL AS source, NULL AS teacher, NULL AS prompt_hash, NULL AS created_at,
           NULL AS critic_score, NULL AS verified,
@@ -200,7 +201,7 @@ def _table_source(con: duckdb.DuckDBPyConnection, path: Path, fmt: str) -> str:
             f"quote = '{quote}', auto_detect = true, store_rejects = true, "
             "rejects_table = 'nesy_rejects', rejects_scan = 'nesy_rejects_scan')"
         )
-        line = "row_number() OVER ()"  # data rows; mapped to file lines by _file_lines
+        line = "NULL::BIGINT"  # the stage's rowid + 1 instead; see _stage
     columns = _columns(con, reader)
     unknown = [c for c in columns if c not in (*FIELDS, "id", "file_row_number")]
     if unknown:
@@ -227,8 +228,9 @@ def _validated(source: str, domain: str, source_name: str, now: datetime) -> str
     syntaxes = ", ".join(f"'{s}'" for s in SYNTAXES)
     item_id = schema.sql_item_id("kind", "domain", ["head", "relation", "tail"])
     other_id = schema.sql_item_id("kind", "domain", ["text", "program"])
+    keep = ", ".join(c for c in schema.STORED_COLUMNS if c not in ("id", "created_at"))
     return f"""
-      SELECT *,
+      SELECT line, {keep}, created_at_v,
         CASE
           WHEN parse_error IS NOT NULL THEN parse_error
           WHEN kind NOT IN ({kinds}) THEN 'unknown kind ' || coalesce('"' || kind || '"', 'NULL')
@@ -247,9 +249,7 @@ def _validated(source: str, domain: str, source_name: str, now: datetime) -> str
           WHEN created_raw IS NOT NULL AND created_at IS NULL
             THEN 'created_at is not a timestamp: ' || created_raw
         END AS reason,
-        CASE WHEN kind = 'triple' THEN {item_id} ELSE {other_id} END AS id,
-        CASE WHEN kind = 'triple' THEN head || ' ' || relation || ' ' || tail
-             ELSE trim(text || chr(10) || program) END AS content
+        CASE WHEN kind = 'triple' THEN {item_id} ELSE {other_id} END AS id
       FROM (
         SELECT line, parse_error,
           coalesce(nullif(trim(kind, ' '), ''),
@@ -281,6 +281,8 @@ def _stage(kb: KnowledgeBase, path: Path, fmt: str | None, domain: str) -> Impor
     if fmt != "parquet":
         check_utf8(path)
     con = kb.con
+    if scalar(con, "SELECT current_setting('preserve_insertion_order')") is not True:
+        raise KBError("import needs DuckDB's preserve_insertion_order on (it numbers rows)")
     try:
         source = {"jsonl": _jsonl_source, "atomic": _atomic_source}.get(fmt)
         sql = source(path) if source else _table_source(con, path, fmt)
@@ -291,8 +293,13 @@ def _stage(kb: KnowledgeBase, path: Path, fmt: str | None, domain: str) -> Impor
     except duckdb.Error as exc:
         raise KBError(f"{path}: cannot read as {fmt}: {_first_line(exc)}") from None
     staged = int(scalar(con, "SELECT count(*) FROM nesy_stage"))
+    # The stage keeps the reader's order (DuckDB preserves insertion order unless told not
+    # to) and numbers its rows consecutively (from 2^55 inside a transaction), so rowid gives
+    # the data-row number; a window over 1M rows cost more than reading them. JSONL and
+    # Parquet carry their own line/row numbers.
     bad = con.execute(
-        "SELECT line, reason FROM nesy_stage WHERE reason IS NOT NULL ORDER BY line"
+        "SELECT coalesce(line, rowid - (SELECT min(rowid) FROM nesy_stage) + 1) AS l, reason "
+        "FROM nesy_stage WHERE reason IS NOT NULL ORDER BY rowid"
     ).fetchall()
     malformed = _csv_rejects(con, fmt)  # rows the CSV reader itself could not parse
     if bad and fmt in ("atomic", "csv", "tsv"):
@@ -313,7 +320,9 @@ def _stage(kb: KnowledgeBase, path: Path, fmt: str | None, domain: str) -> Impor
     )
 
 
-_FIRST = "QUALIFY row_number() OVER (PARTITION BY id ORDER BY line) = 1"
+# First occurrence of each id, by file order. A semi-join on the first rowids is cheaper than
+# QUALIFY row_number(), which drags every column through the window's partitioning.
+_FIRST = "AND s.rowid IN (SELECT min(rowid) FROM nesy_stage WHERE reason IS NULL GROUP BY id)"
 
 
 def import_file(
@@ -337,7 +346,7 @@ def import_file(
         bulk = valid > 50_000 and valid > kb.count() // 5
         if bulk:
             kb.drop_indexes()  # rebuilding after is cheaper than maintaining them row by row
-        cols = ", ".join(schema.ITEM_COLUMNS)
+        cols = ", ".join(schema.STORED_COLUMNS)
         select = cols.replace("created_at", "created_at_v")
         report.inserted = int(
             scalar(
@@ -383,8 +392,10 @@ def read_items(
     from kb.store import item_from_row
 
     report = _stage(kb, path, fmt, domain)
-    cols = ", ".join(schema.ITEM_COLUMNS).replace("created_at", "created_at_v")
-    rows = kb.con.execute(f"SELECT {cols} FROM nesy_stage WHERE reason IS NULL {_FIRST}").fetchall()
+    cols = ", ".join(schema.STORED_COLUMNS).replace("created_at", "created_at_v")
+    rows = kb.con.execute(
+        f"SELECT {cols} FROM nesy_stage s WHERE reason IS NULL {_FIRST}"
+    ).fetchall()
     kb.con.execute("DROP TABLE nesy_stage")
     report.duplicates = report.duplicates - len(rows)
     return [item_from_row(r) for r in rows], report

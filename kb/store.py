@@ -159,6 +159,8 @@ class KnowledgeBase:
     def _insert_rows(self, rows: list[dict[str, Any]], table: str) -> None:
         import pyarrow as pa
 
+        if table == "items":  # content is generated there, stored in quarantine
+            rows = [{k: v for k, v in r.items() if k != "content"} for r in rows]
         cols = ", ".join(rows[0])
         self._insert_arrow(table, cols, pa.Table.from_pylist(rows))
 

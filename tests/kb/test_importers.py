@@ -81,6 +81,22 @@ def test_atomic_tsv_with_exact_line_numbers(kb, tmp_path):
     assert {h.item.relation for h in kb.search(None, mode="exact")} == {"xIntent", "xAttr"}
 
 
+def test_big_file_keeps_line_numbers_and_first_duplicates(kb, tmp_path):
+    """DuckDB reads a file this size in parallel; rows still number and dedupe in file order."""
+    n = 200_000
+    lines = [f"PersonX does {i}\txWant\tto rest {i}" for i in range(n)]
+    lines[150_000] = "PersonX naps\txWant\tnone"
+    lines[199_000] = "PERSONX DOES 7 \txwant\tTo rest 7"  # same id as line 8, later
+    f = write(tmp_path / "big.tsv", "\n".join(lines) + "\n")
+    report = kb.import_file(f, fmt="atomic", fts=False)
+    assert [(r.line, r.reason) for r in report.rejected] == [
+        (150_001, 'tail is "none" (no inference)')
+    ]
+    assert (report.inserted, report.duplicates) == (n - 2, 1)
+    [hit] = kb.search(None, mode="exact", head="PersonX does 7")
+    assert hit.item.tail == "to rest 7"
+
+
 def test_csv_and_tsv_with_headers(kb, tmp_path):
     csv = write(
         tmp_path / "k.csv", 'kind,text,domain,tags\nnote,"hello, world",demo,a|b\nnote,,demo,\n'

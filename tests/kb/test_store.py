@@ -134,3 +134,27 @@ def test_backup_copy_is_a_working_kb(kb_path, tmp_path):
     shutil.copy2(kb_path, copy)
     with KnowledgeBase(copy, read_only=True) as kb:
         assert kb.count() == 1
+
+
+def test_v2_kb_with_indexes_migrates_to_generated_content(kb_path):
+    """v2 stored `content`; v3 generates it. Data, indexes and BM25 survive the rebuild."""
+    con = duckdb.connect(str(kb_path))
+    for ddl in [*schema.V1_DDL, *schema.MIGRATIONS[1], *schema.INDEXES.values()]:
+        con.execute(ddl)
+    con.execute(
+        "INSERT INTO items (id, kind, head, relation, tail, domain, created_at, content, "
+        "critic_score) VALUES ('t-1', 'triple', 'PersonX bakes', 'xWant', 'to eat cake', "
+        "'general', TIMESTAMP '2024-01-01', 'PersonX bakes xWant to eat cake', 0.75)"
+    )
+    con.close()
+    with KnowledgeBase(kb_path) as kb:
+        assert kb.migrated_from == 2
+        assert kb.get("t-1").critic_score == 0.75
+        assert kb.con.execute("SELECT content FROM items").fetchone() == (
+            "PersonX bakes xWant to eat cake",
+        )
+        names = {r[0] for r in kb.con.execute("SELECT index_name FROM duckdb_indexes()").fetchall()}
+        assert set(schema.INDEXES) <= names
+        kb.rebuild_fts()
+        assert [h.item.id for h in kb.search("cake", mode="bm25")] == ["t-1"]
+    assert kb_path.with_name(kb_path.name + ".v2.bak").exists()
