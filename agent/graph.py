@@ -53,6 +53,11 @@ MODE_SPECS: dict[str, ModeSpec] = {
     "direct": ModeSpec("direct", None, "", answer_type="number"),
 }
 TASK_MODES = {"math": "pad", "kinship": "asp", "deductive": "prolog"}
+# What a direct (or fallback) answer is read as, by task type; a solver mode's own type wins.
+TASK_ANSWER_TYPES: dict[str, AnswerType] = {
+    "math": "number", "kinship": "label", "deductive": "label", "spatial": "label",
+    "fol": "label", "yesno": "yesno",
+}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -301,6 +306,11 @@ def build_graph(
         (g,) = generate([tpl.messages(question=state["question"], exemplars="")])
         text = g.text.rsplit("Answer:", 1)[-1].strip()
         spec = MODE_SPECS[state["mode"]]
+        answer_type = (
+            TASK_ANSWER_TYPES.get(state.get("task", ""), spec.answer_type)
+            if spec.solver is None
+            else spec.answer_type
+        )
         results = state.get("results") or []
         failure: FailureClass | None = (
             None
@@ -310,8 +320,8 @@ def build_graph(
             else FailureClass.fallback_used
         )
         return {
-            "answer": normalize(text, spec.answer_type),
-            "answer_type": spec.answer_type,
+            "answer": normalize(text, answer_type),
+            "answer_type": answer_type,
             "verified": False,
             "failure": failure.value if failure else None,
             "raw_outputs": [g.text],

@@ -49,7 +49,7 @@ def cmd_solve(args: argparse.Namespace) -> int:
             f"nesy solve: error: unknown solver {name!r}; known: {', '.join(available())}"
         )
     text, problem = _read_program(args.file)
-    facts = ""
+    facts: str | None = ""
     if args.facts:
         facts, fact_problem = _read_program(args.facts)
         problem = problem or fact_problem
@@ -445,6 +445,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("doctor", help="check what the solver sandbox enforces on this machine")
     p.set_defaults(func=cmd_doctor)
+
+    from bench.cli import add_parser as add_bench
+
+    add_bench(sub, _positive)
     return parser
 
 

@@ -7,6 +7,7 @@ Looked up in this order, first found wins: ``$NESY_CONFIG``, ``./nesy.toml``,
     kb = "~/kbs/math.duckdb"          # default --kb
     checkpoint = "~/.cache/nesy/chat.sqlite"
     results = "./results"             # where bench runs go
+    data = "../shared/data"           # default --data for nesy bench run
 
     [agent]
     model = "hf:./out/student"        # default --model
@@ -24,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 SECTIONS = {
-    "paths": {"kb", "checkpoint", "results"},
+    "paths": {"kb", "checkpoint", "results", "data"},
     "agent": {"model", "mode", "task", "max_repairs", "vote_k", "max_new_tokens", "device"},
 }
 

@@ -1,0 +1,341 @@
+"""The harness end to end on 20-item slices: real solvers, a tiny model, the results DB."""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+
+import pytest
+
+from agent.records import ModelCard
+from bench import report
+from bench.results import Results, ResultsError, db_path, merge
+from bench.runner import BenchError, RunSpec, run
+from nesy.cli import main
+from tests.bench.conftest import SHARED, needs_shared
+
+POT = SHARED / "teacher_traces" / "pot_codex_gsm8k_test_fewshot.jsonl"
+
+
+def cli_json(capsys, *argv: str) -> dict:
+    assert main(list(argv)) == 0
+    return json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+
+
+def lying_replay(tmp_path, n: int = 20):
+    """The teacher's file, with every program replaced by one that computes 0 but whose
+    flags claim the gold answer: a harness that trusts flags would score 100%."""
+    from bench.tasks import get_task
+
+    items = get_task("gsm8k").load(SHARED / "gsm8k/test.jsonl")[:n]
+    f = tmp_path / "lying.jsonl"
+    with open(f, "w") as out:
+        for i, it in enumerate(items):
+            program = "ans = 0" if i % 2 else f"ans = {it.gold!r}"
+            out.write(
+                json.dumps(
+                    {
+                        "id": f"x-{i}",
+                        "question": it.question,
+                        "program": [program],
+                        "executed": it.gold,
+                        "answer": it.gold,
+                        "correct": True,
+                    }
+                )
+                + "\n"
+            )
+    return f
+
+
+@needs_shared
+def test_replay_reexecutes_programs_and_ignores_the_files_flags(tmp_path, capsys, results_dir):
+    f = lying_replay(tmp_path)
+    out = cli_json(
+        capsys,
+        "bench",
+        "run",
+        "gsm8k",
+        "--system",
+        f"replay:{f}",
+        "--data",
+        str(SHARED),
+        "--limit",
+        "20",
+        "--out",
+        str(results_dir),
+        "--json",
+    )
+    res = out["results"]["gsm8k"]
+    assert (res["n"], res["accuracy"]) == (20, 0.5)
+    assert res["failures"] == {"wrong_answer": 10}
+    lo, hi = res["ci95"]
+    assert lo < 0.5 < hi
+
+
+@needs_shared
+def test_replay_of_codex_pot_matches_the_published_score(capsys, results_dir):
+    """PoT reports 71.6% for Codex on GSM8K; we re-execute every program ourselves."""
+    out = cli_json(
+        capsys,
+        "bench",
+        "run",
+        "gsm8k",
+        "--system",
+        f"replay:{POT}",
+        "--data",
+        str(SHARED),
+        "--out",
+        str(results_dir),
+        "--json",
+    )
+    res = out["results"]["gsm8k"]
+    assert res["n"] >= 1318
+    assert abs(100 * res["accuracy"] - 71.6) <= 1.0, res
+
+
+@needs_shared
+def test_interrupted_run_resumes_without_redoing_items(tmp_path, results_dir):
+    spec = RunSpec(
+        tasks=["gsm8k"],
+        system=f"replay:{lying_replay(tmp_path)}",
+        data=str(SHARED),
+        limit=20,
+        out=str(results_dir),
+        batch_size=4,
+    )
+    first = run(spec, progress=False)
+    run_id = first["run"]
+    with Results(db_path(results_dir)) as r:
+        before = {x.item_id: x.latency_s for x in r.records(run_id)}
+        r.con.execute(
+            "DELETE FROM records WHERE item_id IN ('gsm8k/gsm8k-test-3', 'gsm8k/gsm8k-test-4')"
+        )
+    again = run(spec, progress=False)
+    assert again == first  # the same run id and the same scores
+    with Results(db_path(results_dir)) as r:
+        after = {x.item_id: x.latency_s for x in r.records(run_id)}
+    assert after.keys() == before.keys()
+    kept = set(before) - {"gsm8k/gsm8k-test-3", "gsm8k/gsm8k-test-4"}
+    assert all(after[k] == before[k] for k in kept)  # finished items were not redone
+
+
+@needs_shared
+def test_shards_merge_into_the_unsharded_result(tmp_path, results_dir):
+    system = f"replay:{lying_replay(tmp_path)}"
+    base = RunSpec(tasks=["gsm8k"], system=system, data=str(SHARED), limit=20)
+    whole = run(RunSpec(**{**base.__dict__, "out": str(tmp_path / "whole")}), progress=False)
+    for i in range(3):
+        run(
+            RunSpec(**{**base.__dict__, "shard": f"{i}/3", "out": str(results_dir)}), progress=False
+        )
+    shard_files = sorted(results_dir.glob("results.shard-*.duckdb"))
+    assert len(shard_files) == 3
+    with pytest.raises(ResultsError, match="shard\\(s\\) 2/3 missing"):
+        merge(shard_files[:2], tmp_path / "partial")
+    [run_id] = merge([results_dir], tmp_path / "merged")
+    assert run_id == whole["run"]
+    with Results(db_path(tmp_path / "merged"), read_only=True) as r:
+        merged = r.records(run_id)
+        assert r.run(run_id).shard == ""
+    with Results(db_path(tmp_path / "whole"), read_only=True) as r:
+        assert [(x.item_id, x.correct) for x in merged] == [
+            (x.item_id, x.correct) for x in r.records(run_id)
+        ]
+
+
+def test_bad_shard_and_maj_k_are_named(results_dir):
+    with pytest.raises(BenchError, match="--shard '3/2'"):
+        run(RunSpec(tasks=["gsm8k"], system="replay:x", shard="3/2", out=str(results_dir)))
+
+
+def test_direct_fewshot_with_a_tiny_model_caches_lm_requests(tiny_model_dir, results_dir, capsys):
+    argv = [
+        "bench",
+        "run",
+        "gsm8k",
+        "--system",
+        f"hf:{tiny_model_dir}",
+        "--limit",
+        "20",
+        "--num-fewshot",
+        "2",
+        "--apply-chat-template",
+        "--gen-kwargs",
+        "max_new_tokens=8",
+        "--out",
+        str(results_dir),
+        "--log-samples",
+        "--json",
+    ]
+    out = cli_json(capsys, *argv)
+    res = out["results"]["gsm8k"]
+    assert res["n"] == 20 and res["tokens_per_q"] > 0
+    with Results(db_path(results_dir)) as r:
+        cached = r.con.execute("SELECT count(*) FROM lm_cache").fetchone()[0]
+        samples = r.samples(out["run"])
+        r.con.execute("DELETE FROM records")
+    assert cached == 20
+    prompt = samples[0]["prompts"][0]
+    assert [m["role"] for m in prompt] == [
+        "system",
+        "user",
+        "assistant",
+        "user",
+        "assistant",
+        "user",
+    ]
+    assert "The answer is" in prompt[2]["content"]  # a worked exemplar from the train split
+    again = cli_json(capsys, *argv)  # answered from the LM cache: same outputs
+    assert again == out
+    with Results(db_path(results_dir)) as r:
+        assert r.con.execute("SELECT count(*) FROM lm_cache").fetchone()[0] == 20
+
+
+def test_agent_on_a_slice_with_real_solvers(tiny_model_dir, results_dir, capsys):
+    out = cli_json(
+        capsys,
+        "bench",
+        "run",
+        "gsm8k",
+        "--system",
+        f"agent:{tiny_model_dir}",
+        "--mode",
+        "pad",
+        "--limit",
+        "20",
+        "--out",
+        str(results_dir),
+        "--kb",
+        "none",
+        "--json",
+    )
+    res = out["results"]["gsm8k"]
+    assert res["n"] == 20
+    # the tiny random model writes no working program: every item is classified
+    assert sum(res["failures"].values()) + round(res["accuracy"] * 20) == 20
+    assert set(res["failures"]) <= {
+        "parse_error",
+        "solver_error",
+        "timeout",
+        "fallback_used",
+        "wrong_answer",
+    }
+
+
+def test_contamination_guard_refuses_then_marks(tiny_model_dir, tmp_path, results_dir, capsys):
+    import shutil
+
+    model = tmp_path / "student"
+    shutil.copytree(tiny_model_dir, model)
+    card = ModelCard(
+        base_model="tiny",
+        train_item_ids=["gsm8k/gsm8k-test-1"],
+        train_files=[{"file": "gsm8k/test.jsonl", "sha256": "ab" * 32}],
+    )
+    (model / "model_card.json").write_text(card.model_dump_json())
+    argv = [
+        "bench",
+        "run",
+        "gsm8k",
+        "--system",
+        f"hf:{model}",
+        "--limit",
+        "3",
+        "--gen-kwargs",
+        "max_new_tokens=4",
+        "--out",
+        str(results_dir),
+    ]
+    assert main(argv) == 2
+    assert "1 item(s) are in the system's training data" in capsys.readouterr().err
+    out = cli_json(capsys, *argv, "--allow-contaminated", "--json")
+    with Results(db_path(results_dir), read_only=True) as r:
+        runs = [(r.run(out["run"]), r.records(out["run"]))]
+    assert [x.item_id for x in runs[0][1] if x.contaminated] == ["gsm8k/gsm8k-test-1"]
+    text = report.markdown(runs)
+    assert "3 (1 contaminated)" in text
+    assert "gsm8k/test.jsonl (sha256 abababababab)" in text  # the train files are named
+
+
+@needs_shared
+def test_report_and_compare(tmp_path, results_dir, capsys):
+    a = run(
+        RunSpec(
+            tasks=["gsm8k"],
+            system=f"replay:{POT}",
+            data=str(SHARED),
+            limit=20,
+            out=str(results_dir),
+        ),
+        progress=False,
+    )["run"]
+    b = run(
+        RunSpec(
+            tasks=["gsm8k"],
+            system=f"replay:{lying_replay(tmp_path)}",
+            data=str(SHARED),
+            limit=20,
+            out=str(results_dir),
+        ),
+        progress=False,
+    )["run"]
+    html_file = tmp_path / "r.html"
+    assert (
+        main(["bench", "report", a, b, "--results", str(results_dir), "--html", str(html_file)])
+        == 0
+    )
+    page = html_file.read_text()
+    images = re.findall(r'src="data:image/png;base64,([^"]+)"', page)
+    assert len(images) == 2  # accuracy by difficulty (gsm8k steps) and against cost
+    assert all(base64.b64decode(i)[:8] == b"\x89PNG\r\n\x1a\n" for i in images)
+    assert "evaluated on" in page and "gsm8k/test.jsonl" in page and "nesy bench run" not in page
+    capsys.readouterr()
+    out = cli_json(capsys, "bench", "compare", a, b, "--results", str(results_dir), "--json")
+    assert out["n"] == 20
+    assert len(out["a_only"]) + out["both_correct"] == round(out["a"]["accuracy"] * 20)
+    assert 0 < out["mcnemar_p"] <= 1
+    assert main(["bench", "report", "nope", "--results", str(results_dir)]) == 2
+    assert "no run 'nope'" in capsys.readouterr().err
+
+
+def test_cli_errors_are_named(tmp_path, capsys):
+    assert main(["bench", "run", "gsm9k", "--system", "default"]) == 2
+    assert "known tasks: asdiv" in capsys.readouterr().err
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"id": "a", "question": "1?", "answer": 1}\n{oops\n')
+    assert (
+        main(
+            [
+                "bench",
+                "run",
+                "gsm8k",
+                "--system",
+                "replay:x",
+                "--data",
+                str(bad),
+                "--out",
+                str(tmp_path),
+            ]
+        )
+        == 2
+    )
+    assert "bad.jsonl:2: invalid JSON" in capsys.readouterr().err
+    assert (
+        main(
+            [
+                "bench",
+                "run",
+                "gsm8k",
+                "--system",
+                "openai:m@http://127.0.0.1:9/v1",
+                "--out",
+                str(tmp_path),
+            ]
+        )
+        == 1
+    )
+    assert "cannot reach http://127.0.0.1:9/v1" in capsys.readouterr().err
+    assert main(["bench", "run", "gsm8k", "--system", "gpt4", "--out", str(tmp_path)]) == 2
+    assert "unknown system 'gpt4'" in capsys.readouterr().err
