@@ -26,12 +26,12 @@ from pathlib import Path
 from typing import Annotated, Any, Literal, TypedDict
 
 from agent import prompts
+from agent.modes import MODES
 from agent.normalize import AnswerType, normalize
 from agent.records import FailureClass, Step
 from solvers import SolverRequest, SolverResult, solve
 
-Mode = Literal["auto", "pad", "socratic", "asp", "prolog", "direct"]
-MODES: tuple[str, ...] = ("auto", "pad", "socratic", "asp", "prolog", "direct")
+Mode = Literal["auto", "pad", "socratic", "asp", "spatial", "prolog", "direct"]
 RULES = Path(__file__).with_name("rules")
 _FENCE = re.compile(r"```[a-zA-Z]*\n(.*?)(?:```|$)", re.S)
 
@@ -49,10 +49,11 @@ MODE_SPECS: dict[str, ModeSpec] = {
     "pad": ModeSpec("pad", "python", "python"),
     "socratic": ModeSpec("pad", "python", "python"),
     "asp": ModeSpec("asp_kinship", "asp", "prolog", rules="kinship.lp", answer_type="label"),
+    "spatial": ModeSpec("asp_spatial", "asp", "prolog", rules="spatial.lp", answer_type="label"),
     "prolog": ModeSpec("prolog", "prolog", "prolog", answer_type="label"),
     "direct": ModeSpec("direct", None, "", answer_type="number"),
 }
-TASK_MODES = {"math": "pad", "kinship": "asp", "deductive": "prolog"}
+TASK_MODES = {"math": "pad", "kinship": "asp", "deductive": "prolog", "spatial": "spatial"}
 # What a direct (or fallback) answer is read as, by task type; a solver mode's own type wins.
 TASK_ANSWER_TYPES: dict[str, AnswerType] = {
     "math": "number", "kinship": "label", "deductive": "label", "spatial": "label",

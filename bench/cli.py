@@ -12,6 +12,12 @@ from typing import Any
 DEFAULT_RESULTS = "nesy-results"
 
 
+def _modes() -> tuple[str, ...]:
+    from agent.modes import MODES
+
+    return MODES
+
+
 def _results_dir(args: argparse.Namespace) -> str:
     if args.results:
         return str(args.results)
@@ -91,7 +97,14 @@ def cmd_report(args: argparse.Namespace) -> int:
     from bench import report
     from bench.results import ResultsError
 
+    if not args.runs and not args.all:
+        return _fail("name the runs to report (ids or prefixes), or pass --all")
     try:
+        if args.all:
+            from bench.results import Results, db_path
+
+            with Results(db_path(_results_dir(args)), read_only=True) as r:
+                args.runs = sorted({i.run_id for i in r.runs()})
         runs = _load_runs(args, args.runs)
     except ResultsError as exc:
         return _fail(str(exc))
@@ -190,7 +203,7 @@ def add_parser(sub: Any, positive: Any) -> None:
     p.add_argument("--results", dest="results", help=argparse.SUPPRESS)
     p.add_argument("--json", action="store_true", help="print one JSON line at the end")
     p.add_argument("--maj-k", type=positive(int), default=1, help="self-consistency samples")
-    p.add_argument("--mode", choices=["auto", "pad", "socratic", "asp", "prolog", "direct"])
+    p.add_argument("--mode", choices=list(_modes()))
     p.add_argument("--kb", help="agent KB: a .duckdb path, 'default' or 'none'")
     p.add_argument("--num-fewshot", type=int, default=0, help="direct prompting exemplars")
     p.add_argument("--apply-chat-template", action="store_true")
@@ -211,7 +224,8 @@ def add_parser(sub: Any, positive: Any) -> None:
     p.set_defaults(func=cmd_run, argv=None)
 
     p = bsub.add_parser("report", help="a report of runs: --md (default) or --html FILE")
-    p.add_argument("runs", nargs="+", metavar="RUN", help="run ids (or unique prefixes)")
+    p.add_argument("runs", nargs="*", metavar="RUN", help="run ids (or unique prefixes)")
+    p.add_argument("--all", action="store_true", help="every run in the results database")
     results_flag(p)
     p.add_argument("--html", help="write a self-contained HTML report with plots")
     p.add_argument("--md", nargs="?", const="-", help="Markdown to FILE (default stdout)")

@@ -20,6 +20,12 @@ from typing import Any
 EXTENSIONS = {".py": "python", ".sympy": "sympy", ".lp": "asp", ".pl": "prolog"}
 
 
+def _modes() -> tuple[str, ...]:
+    from agent.modes import MODES
+
+    return MODES
+
+
 def _read_program(path: str) -> tuple[str | None, str]:
     """Return ``(text, problem)``; exactly one is set. Bad bytes are a result, not a crash."""
     try:
@@ -410,7 +416,7 @@ def build_parser() -> argparse.ArgumentParser:
         # Defaults are None here and filled from nesy.toml, then AGENT_DEFAULTS (see main).
         q = sub.add_parser(name, help=help)
         q.add_argument("--model", help="default | hf:PATH[+lora:ADAPTER] | openai:MODEL@URL")
-        q.add_argument("--mode", choices=["auto", "pad", "socratic", "asp", "prolog", "direct"])
+        q.add_argument("--mode", choices=list(_modes()))
         q.add_argument("--task", help="math, kinship, deductive (routes auto)")
         q.add_argument("--kb", type=Path, help="KB for exemplars (default: the shipped KB)")
         q.add_argument("--no-kb", action="store_true", help="no retrieval")
