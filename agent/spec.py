@@ -4,6 +4,8 @@
     hf:PATH_OR_NAME                  any Hugging Face causal LM (local path, or the hub online)
     hf:PATH_OR_NAME+lora:ADAPTER     the same with a peft LoRA adapter
     openai:MODEL@URL                 an OpenAI-compatible server (vLLM, llama.cpp, Ollama, ...)
+    ct2:PATH | ct2:default           a merged HF model on CTranslate2 int8 (fast CPU decoding),
+                                     exported once under NESY_HOME
 
 Example:
     >>> parse_spec("hf:./out/student+lora:./out/adapter")
@@ -17,12 +19,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-GRAMMAR = "default | hf:PATH_OR_NAME[+lora:ADAPTER] | openai:MODEL@URL"
+GRAMMAR = "default | hf:PATH_OR_NAME[+lora:ADAPTER] | openai:MODEL@URL | ct2:PATH|default"
 
 
 @dataclass(frozen=True)
 class ModelSpec:
-    kind: Literal["default", "hf", "openai"]
+    kind: Literal["default", "hf", "openai", "ct2"]
     name: str = ""
     adapter: str | None = None
     url: str | None = None
@@ -32,6 +34,8 @@ class ModelSpec:
             return "default"
         if self.kind == "openai":
             return f"openai:{self.name}@{self.url}"
+        if self.kind == "ct2":
+            return f"ct2:{self.name}"
         return f"hf:{self.name}" + (f"+lora:{self.adapter}" if self.adapter else "")
 
 
@@ -56,4 +60,8 @@ def parse_spec(text: str) -> ModelSpec:
         if not at or not model or not url.startswith(("http://", "https://")):
             raise ValueError(f"bad model spec {text!r}; expected openai:MODEL@http(s)://HOST/v1")
         return ModelSpec("openai", model, url=url)
+    if kind == "ct2":
+        if "+lora:" in rest:
+            raise ValueError(f"{text!r}: CTranslate2 needs a merged model; merge the adapter first")
+        return ModelSpec("ct2", rest)
     raise ValueError(f"unknown model kind {kind!r} in {text!r}; expected {GRAMMAR}")

@@ -94,6 +94,9 @@ def default_gguf() -> Path:
     return path
 
 
+CONVERSION_FORMAT = 2  # 2: the saved config no longer claims GGUF quantisation
+
+
 def convert_gguf(gguf: Path, target: Path) -> dict[str, Any]:
     """GGUF -> safetensors + tokenizer in ``target``; returns the manifest.
 
@@ -112,7 +115,12 @@ def convert_gguf(gguf: Path, target: Path) -> dict[str, Any]:
     loaded = AutoModelForCausalLM.from_pretrained(
         gguf.parent, gguf_file=gguf.name, dtype=torch.float32
     )
-    model = AutoModelForCausalLM.from_config(loaded.config, dtype=torch.float32)
+    config = loaded.config
+    # The weights are dequantised float32 now: a config still naming GGUF quantisation makes
+    # other tools (CTranslate2's converter, peft, trl) treat the model as quantised.
+    if hasattr(config, "quantization_config"):
+        del config.quantization_config
+    model = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
     model.load_state_dict(loaded.state_dict())
     model.save_pretrained(tmp, safe_serialization=True)
     tokenizer.save_pretrained(tmp)
@@ -121,6 +129,7 @@ def convert_gguf(gguf: Path, target: Path) -> dict[str, Any]:
         "gguf_sha256": sha256_file(gguf),
         "safetensors_sha256": sha256_file(tmp / "model.safetensors"),
         "dtype": "float32",
+        "format": CONVERSION_FORMAT,
     }
     (tmp / "nesy_manifest.json").write_text(json.dumps(manifest, indent=2))
     shutil.rmtree(target, ignore_errors=True)
@@ -136,8 +145,9 @@ def default_model_dir(verify: bool = True) -> Path:
     if manifest_path.exists():
         manifest = json.loads(manifest_path.read_text())
         weights = target / "model.safetensors"
-        if not verify or (
-            weights.exists()
+        if manifest.get("format") == CONVERSION_FORMAT and (
+            not verify
+            or weights.exists()
             and manifest.get("gguf_sha256") == sha256_file(gguf)
             and manifest.get("safetensors_sha256") == sha256_file(weights)
         ):
@@ -147,6 +157,25 @@ def default_model_dir(verify: bool = True) -> Path:
 
 
 # --- Hugging Face -----------------------------------------------------------------------------
+
+
+def render_prompt(tokenizer: Any, prompt: Prompt) -> str:
+    """A prompt as the text the model sees. Chat messages go through the chat template; a
+    final assistant message is a prefill that the model continues (the graph opens a code
+    fence that way), not a finished turn."""
+    if isinstance(prompt, str):
+        return prompt
+    prefill = bool(prompt) and prompt[-1]["role"] == "assistant"
+    if tokenizer.chat_template:
+        return str(
+            tokenizer.apply_chat_template(
+                prompt,
+                tokenize=False,
+                add_generation_prompt=not prefill,
+                continue_final_message=prefill,
+            )
+        )
+    return "\n".join(m["content"] for m in prompt) + ("" if prefill else "\n")
 
 
 class HFStudent:
@@ -200,15 +229,7 @@ class HFStudent:
             self.tokenizer.pad_token = self.tokenizer.eos_token
 
     def _render(self, prompt: Prompt) -> str:
-        if isinstance(prompt, str):
-            return prompt
-        if self.tokenizer.chat_template:
-            return str(
-                self.tokenizer.apply_chat_template(
-                    prompt, tokenize=False, add_generation_prompt=True
-                )
-            )
-        return "\n".join(m["content"] for m in prompt) + "\n"
+        return render_prompt(self.tokenizer, prompt)
 
     def generate(
         self,
@@ -338,6 +359,11 @@ def load_student(spec: str | ModelSpec, device: str = "auto", threads: int | Non
     t = time.perf_counter()
     if s.kind == "openai":
         student: Any = OpenAIStudent(s.name, str(s.url))
+    elif s.kind == "ct2":
+        from agent.ct2 import CT2Student
+
+        path = default_model_dir() if s.name == "default" else Path(s.name).expanduser()
+        student = CT2Student(path, device=device, threads=threads, name=str(s))
     elif s.kind == "default":
         student = HFStudent(
             default_model_dir(), device=device, threads=threads, name="default:" + DEFAULT_NAME

@@ -8,8 +8,13 @@
 - ``batched_speedup``: ``ask_many`` against a sequential ``ask`` loop on the same N GSM8K
   *train* questions, the packaged student, pad mode, no repairs, prompts under 300 tokens;
   again with 2 KB exemplars in the prompt, where prefill dominates.
-- decode tokens/s of the packaged student with HF ``generate`` at batch 1 and 16, next to
-  the memory-bandwidth bound (weight bytes / measured copy bandwidth) for batch 1.
+- decode tokens/s of the packaged student with HF ``generate`` (float32) and CTranslate2
+  (int8) at batch 1 and 16, next to each one's memory-bandwidth bound at batch 1 (weight
+  bytes / measured copy bandwidth);
+- ``ct2_agreement``: the agent's final answers with the CTranslate2 student against the HF
+  student on the same N GSM8K train questions (pad mode, greedy, no repairs): the share of
+  questions where both give the same answer (both "no answer" counts as agreeing, and is
+  reported separately), and the share of identical programs.
 
 The last line printed is one JSON object.
 """
@@ -111,14 +116,38 @@ def batched(qs: list[str], kb: Any) -> dict[str, float]:
     }
 
 
-def decode(batch: int, tokens: int = 64) -> float:
-    student = load_student("default")
+def decode(batch: int, spec: str = "default", tokens: int = 64) -> float:
+    student = load_student(spec)
     prompt = [[{"role": "user", "content": "Write a long story about a robot."}]] * batch
     student.generate(prompt[:1], max_new_tokens=4)
     t = time.perf_counter()
     out = student.generate(prompt, max_new_tokens=tokens, temperature=0.0)
     seconds = time.perf_counter() - t
     return sum(g.completion_tokens for g in out) / seconds
+
+
+def agreement(qs: list[str]) -> dict[str, Any]:
+    config = AgentConfig(mode="pad", max_repairs=0, max_new_tokens=128, exemplars=0)
+    runs = {}
+    for spec in ("default", "ct2:default"):
+        agent = Agent(load_student(spec), config=config)
+        t = time.perf_counter()
+        runs[spec] = (agent.ask_many(qs, max_concurrency=16), time.perf_counter() - t)
+    (hf, hf_s), (ct, ct_s) = runs["default"], runs["ct2:default"]
+    pairs = list(zip(hf, ct, strict=True))
+    return {
+        "n": len(qs),
+        "same_answer": round(sum(a.answer == b.answer for a, b in pairs) / len(qs), 3),
+        "both_answered_and_same": sum(
+            a.answer is not None and a.answer == b.answer for a, b in pairs
+        ),
+        "both_no_answer": sum(a.answer is None and b.answer is None for a, b in pairs),
+        "same_program": round(
+            sum(a.trace.programs[:1] == b.trace.programs[:1] for a, b in pairs) / len(qs), 3
+        ),
+        "hf_seconds": round(hf_s, 1),
+        "ct2_seconds": round(ct_s, 1),
+    }
 
 
 def bandwidth_gb_s() -> float:
@@ -140,6 +169,8 @@ def main() -> None:
     p.add_argument("--overhead-n", type=int, default=200)
     p.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
     p.add_argument("--skip-batched", action="store_true")
+    p.add_argument("--skip-ct2", action="store_true")
+    p.add_argument("--agree-n", type=int, default=64)
     args = p.parse_args()
     import torch
 
@@ -168,6 +199,18 @@ def main() -> None:
         f"{out['hf_decode_tok_s_batch16']} tok/s at batch 16 | bandwidth bound at batch 1: "
         f"{out['decode_bound_tok_s_batch1']} tok/s ({bw:.1f} GB/s, {weights / 1e6:.0f} MB)"
     )
+
+    if not args.skip_ct2:
+        for b in (1, 16):
+            out[f"ct2_decode_tok_s_batch{b}"] = round(decode(b, "ct2:default"), 1)
+        out["ct2_decode_bound_tok_s_batch1"] = round(bw * 1e9 / 134_515_008, 1)  # int8
+        print(
+            f"CT2 int8 decode: {out['ct2_decode_tok_s_batch1']} tok/s at batch 1, "
+            f"{out['ct2_decode_tok_s_batch16']} at batch 16 | bound at batch 1: "
+            f"{out['ct2_decode_bound_tok_s_batch1']} tok/s"
+        )
+        out["ct2_agreement"] = agreement(questions(args.data, args.agree_n))
+        print(f"CT2 vs HF agent answers on {args.agree_n} questions: {out['ct2_agreement']}")
 
     if not args.skip_batched:
         qs = questions(args.data, args.n)

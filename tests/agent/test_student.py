@@ -41,6 +41,14 @@ def test_chat_messages_use_the_chat_template(student):
     assert rendered.endswith("<|im_start|>assistant\n") and g.prompt_tokens > 5
 
 
+def test_a_final_assistant_message_is_continued_not_closed(student):
+    """The graph prefills an opening code fence; the model must continue that turn."""
+    prompt = [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "```python\n"}]
+    rendered = student._render(prompt)
+    assert rendered.endswith("<|im_start|>assistant\n```python\n")
+    assert rendered.count("<|im_start|>assistant") == 1
+
+
 def test_truncate_at_earliest_stop():
     assert truncate_at_stop("ans = 5\n```\nmore", ["\n\n", "```"]) == ("ans = 5\n", True)
     assert truncate_at_stop("no stop", ["```"]) == ("no stop", False)

@@ -1,0 +1,44 @@
+"""The CTranslate2 student on a tiny model: export once, batched generation, stop strings."""
+
+from __future__ import annotations
+
+import pytest
+
+from agent.spec import parse_spec
+from agent.student import StudentError, load_student
+
+
+@pytest.fixture(scope="module")
+def home(tmp_path_factory):
+    path = tmp_path_factory.mktemp("nesy-home")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("NESY_HOME", str(path))
+        yield path
+
+
+def test_export_is_cached_and_generation_matches_the_hf_format(home, tiny_model_dir):
+    ct2 = load_student(f"ct2:{tiny_model_dir}", device="cpu")
+    assert ct2.export.parent == home / "ct2" and (ct2.export / "model.bin").exists()
+    again = load_student(f"ct2:{tiny_model_dir}", device="cpu")
+    assert again.export == ct2.export  # exported once
+    out = ct2.generate(
+        ["ans = 2", [{"role": "user", "content": "What is two plus three?"}]], max_new_tokens=6
+    )
+    assert len(out) == 2
+    assert all(0 < g.completion_tokens <= 6 and g.prompt_tokens > 0 for g in out)
+    assert out == ct2.generate(["ans = 2", [{"role": "user", "content":
+                               "What is two plus three?"}]], max_new_tokens=6)  # fmt: skip
+    sampled = ct2.generate(["ans", "ans"], max_new_tokens=8, temperature=1.0, seed=3)
+    assert all(g.completion_tokens > 0 for g in sampled)
+    text = out[0].text
+    if len(text) > 2:  # a stop string cuts the decoded text
+        cut = ct2.generate(["ans = 2"], max_new_tokens=6, stop=[text[1:3]])[0]
+        assert cut.text == text[:1] and cut.finish_reason == "stop"
+
+
+def test_ct2_specs_and_errors(tmp_path):
+    assert str(parse_spec("ct2:default")) == "ct2:default"
+    with pytest.raises(ValueError, match="merge the adapter first"):
+        parse_spec("ct2:./m+lora:./a")
+    with pytest.raises(StudentError, match="no Hugging Face model"):
+        load_student(f"ct2:{tmp_path}")
