@@ -8,8 +8,10 @@ Two models are served:
   (with ``verified`` and the steps in a ``nesy`` field of the response);
 - ``nesy-student``: plain chat completion by the student model.
 
-FastAPI + uvicorn (well kept, async, streaming via server-sent events). Limits: request
-body size, ``max_tokens``, and concurrent requests (a semaphore: extra requests get 429).
+FastAPI + uvicorn (well kept, async, streaming via server-sent events). ``stream=True`` on
+``nesy-student`` sends tokens as they are decoded; on ``nesy-agent`` it sends the finished
+answer (the steps run first). Limits: request body size, ``max_tokens``, and concurrent
+requests (a semaphore, held by a stream until it ends: extra requests get 429).
 Malformed requests get a 4xx with an OpenAI-style ``{"error": {...}}`` body.
 """
 
@@ -115,6 +117,14 @@ def create_app(
             return fail(
                 429, f"server busy: {max_concurrency} requests in flight", kind="rate_limit_error"
             )
+        student = getattr(agent.student, "student", agent.student)  # unwrap the batcher
+        if req.stream and req.model == STUDENT_MODEL and hasattr(student, "stream"):
+            await slots.acquire()  # held until the stream ends (or the client goes away)
+            rid = f"chatcmpl-{uuid.uuid4().hex}"
+            return StreamingResponse(
+                _token_sse(rid, req.model, student, req, max_tokens, slots),
+                media_type="text/event-stream",
+            )
         async with slots:
             try:
                 content, usage, extra = await asyncio.to_thread(_complete, agent, req, max_tokens)
@@ -180,16 +190,47 @@ def _complete(agent: Any, req: ChatRequest, max_tokens: int) -> tuple[str, dict[
     return content, usage, extra
 
 
+def _chunk(rid: str, model: str, delta: dict[str, str], finish: str | None = None) -> str:
+    data = {
+        "id": rid,
+        "object": "chat.completion.chunk",
+        "created": int(time.time()),
+        "model": model,
+        "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+    }
+    return f"data: {json.dumps(data)}\n\n"
+
+
+async def _token_sse(
+    rid: str, model: str, student: Any, req: ChatRequest, max_tokens: int, slot: Any
+) -> AsyncIterator[str]:
+    """The student's tokens as they are decoded (``stream=True`` on ``nesy-student``)."""
+    from starlette.concurrency import iterate_in_threadpool
+
+    stop = [req.stop] if isinstance(req.stop, str) else req.stop
+    pieces = student.stream(
+        [m.model_dump() for m in req.messages],
+        max_new_tokens=max_tokens,
+        temperature=req.temperature,
+        top_p=req.top_p,
+        seed=req.seed,
+        stop=stop,
+    )
+    try:
+        yield _chunk(rid, model, {"role": "assistant"})
+        async for piece in iterate_in_threadpool(pieces):
+            yield _chunk(rid, model, {"content": piece})
+        yield _chunk(rid, model, {}, "stop")
+        yield "data: [DONE]\n\n"
+    finally:
+        slot.release()
+
+
 async def _sse(rid: str, model: str, content: str) -> AsyncIterator[str]:
+    """A finished answer (the agent's) sent as a stream, for clients that always stream."""
+
     def chunk(delta: dict[str, str], finish: str | None = None) -> str:
-        data = {
-            "id": rid,
-            "object": "chat.completion.chunk",
-            "created": int(time.time()),
-            "model": model,
-            "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
-        }
-        return f"data: {json.dumps(data)}\n\n"
+        return _chunk(rid, model, delta, finish)
 
     yield chunk({"role": "assistant"})
     for start in range(0, len(content), 16):

@@ -22,6 +22,7 @@ import json
 import os
 import shutil
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -280,6 +281,60 @@ class HFStudent:
                 Generation(text, int(mask.sum()), len(ids), "stop" if finished else "length")
             )
         return results
+
+    def stream(
+        self,
+        prompt: Prompt,
+        max_new_tokens: int = 256,
+        temperature: float = 0.0,
+        top_p: float = 1.0,
+        seed: int | None = None,
+        stop: list[str] | None = None,
+    ) -> Iterator[str]:
+        """Yield the reply's text as it is decoded (one prompt); stops at a stop string.
+
+        Closing the iterator early lets the decode run out in its thread (a ``generate``
+        call cannot be interrupted), bounded by ``max_new_tokens``."""
+        import threading
+
+        import torch
+        from transformers import TextIteratorStreamer
+
+        batch = self.tokenizer(
+            [self._render(prompt)], return_tensors="pt", add_special_tokens=False
+        ).to(self.device)
+        streamer = TextIteratorStreamer(
+            self.tokenizer, skip_prompt=True, skip_special_tokens=True, timeout=600
+        )
+        kwargs: dict[str, Any] = dict(
+            max_new_tokens=max_new_tokens,
+            do_sample=temperature > 0,
+            pad_token_id=self.tokenizer.pad_token_id,
+            streamer=streamer,
+        )
+        if temperature > 0:
+            kwargs.update(temperature=temperature, top_p=top_p)
+        if stop:
+            kwargs.update(stop_strings=stop, tokenizer=self.tokenizer)
+
+        def run() -> None:
+            if seed is not None:
+                torch.manual_seed(seed)
+            with torch.inference_mode():
+                self.model.generate(**batch, **kwargs)
+
+        thread = threading.Thread(target=run, daemon=True)
+        thread.start()
+        text = ""
+        for piece in streamer:
+            text += piece
+            cut, hit = truncate_at_stop(text, stop)
+            new = cut[len(text) - len(piece) :] if len(cut) > len(text) - len(piece) else ""
+            if new:
+                yield new
+            if hit:
+                break
+        thread.join(timeout=0)
 
 
 # --- OpenAI-compatible ----------------------------------------------------------------------

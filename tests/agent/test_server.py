@@ -107,3 +107,42 @@ def test_not_json_and_too_big(base_url):
     assert r.status_code == 400 and r.json()["error"]["type"] == "invalid_request_error"
     r = httpx.post(f"{base_url}/chat/completions", content=b"x" * 5000)
     assert r.status_code == 413
+
+
+def test_student_stream_sends_tokens_as_decoded(base_url, client):
+    stream = client.chat.completions.create(
+        model="nesy-student",
+        max_tokens=12,
+        stream=True,
+        messages=[{"role": "user", "content": "What is two plus three?"}],
+    )
+    chunks = list(stream)
+    pieces = [c.choices[0].delta.content for c in chunks[1:-1]]
+    assert len(pieces) >= 2 and all(pieces)  # several content deltas, not one blob
+    whole = client.chat.completions.create(
+        model="nesy-student", max_tokens=12,
+        messages=[{"role": "user", "content": "What is two plus three?"}],
+    )  # fmt: skip
+    assert "".join(pieces) == whole.choices[0].message.content  # greedy: the same text
+
+
+def test_requests_past_the_concurrency_limit_get_429(base_url):
+    """Two streams hold both slots (max_concurrency=2) while unread; a third is refused."""
+    body = {
+        "model": "nesy-student", "max_tokens": 64, "stream": True,
+        "messages": [{"role": "user", "content": "Say hi"}],
+    }  # fmt: skip
+    with httpx.Client(timeout=30) as http:
+        with http.stream("POST", f"{base_url}/chat/completions", json=body) as a:
+            lines_a = a.iter_lines()
+            next(lines_a)
+            with http.stream("POST", f"{base_url}/chat/completions", json=body) as b:
+                lines_b = b.iter_lines()
+                next(lines_b)
+                r = http.post(f"{base_url}/chat/completions", json={**body, "stream": False})
+                assert r.status_code == 429
+                assert r.json()["error"]["type"] == "rate_limit_error"
+                list(lines_b)
+            list(lines_a)
+        r = http.post(f"{base_url}/chat/completions", json={**body, "stream": False})
+        assert r.status_code == 200  # slots are released when the streams end
