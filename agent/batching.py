@@ -43,6 +43,15 @@ class BatchingStudent:
         self._worker = threading.Thread(target=self._loop, daemon=True, name="nesy-batcher")
         self._worker.start()
 
+    def interrupt(self) -> None:
+        """Stop the wrapped student's decode in flight (when it supports that)."""
+        if hasattr(self.student, "interrupt"):
+            self.student.interrupt()
+
+    def clear_interrupt(self) -> None:
+        if hasattr(self.student, "clear_interrupt"):
+            self.student.clear_interrupt()
+
     def generate(self, prompts: list[Any], **kwargs: Any) -> list[Any]:
         request = _Request(list(prompts), kwargs)
         with self._lock:

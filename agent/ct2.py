@@ -14,6 +14,7 @@ import hashlib
 import json
 import os
 import shutil
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -91,12 +92,20 @@ class CT2Student:
         self.name = name or f"ct2:{path}"
         self.tokenizer: Any = AutoTokenizer.from_pretrained(path)
         self.export = export(path, "int8")
+        self._interrupt = threading.Event()
         self.generator = ctranslate2.Generator(
             str(self.export),
             device=device,
             compute_type=compute_type,
             intra_threads=threads or (os.cpu_count() or 1),
         )
+
+    def interrupt(self) -> None:
+        """Stop the decode in flight after its current step (Ctrl-C in ``nesy chat``)."""
+        self._interrupt.set()
+
+    def clear_interrupt(self) -> None:
+        self._interrupt.clear()
 
     def generate(
         self,
@@ -129,6 +138,7 @@ class CT2Student:
             sampling_temperature=temperature if sample else 1.0,
             include_prompt_in_result=False,
             end_token=self.tokenizer.eos_token,
+            callback=lambda step: self._interrupt.is_set(),  # True stops the decode
         )
         out = []
         for prompt_ids, r in zip(ids, results, strict=True):

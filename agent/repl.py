@@ -41,12 +41,16 @@ class Chat:
     # --- one question ------------------------------------------------------------------
 
     def ask(self, question: str) -> None:
-        """Stream the steps; Ctrl-C stops waiting and abandons the run at its next step."""
+        """Stream the steps; Ctrl-C stops the model's decode in flight and abandons the run
+        before its next step."""
         events: list[dict[str, Any]] = []
         done = threading.Event()
         cancelled = threading.Event()
         error: list[BaseException] = []
         thread_id = uuid.uuid4().hex[:12]
+        student: Any = getattr(self.agent, "student", None)
+        if hasattr(student, "clear_interrupt"):
+            student.clear_interrupt()
 
         def work() -> None:
             try:
@@ -68,6 +72,8 @@ class Chat:
                     shown += 1
         except KeyboardInterrupt:
             cancelled.set()
+            if hasattr(student, "interrupt"):
+                student.interrupt()  # the decode in flight stops after its current token
             self.console.print("[yellow]cancelled[/]")
             return
         self.thread_ids.append(thread_id)

@@ -21,6 +21,7 @@ import importlib.util
 import json
 import os
 import shutil
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -225,12 +226,33 @@ class HFStudent:
                     f"cannot load adapter {adapter!r}: {str(exc).splitlines()[0]}"
                 ) from None
         self.model: Any = model.to(device).eval()
+        self._interrupt = threading.Event()
         self.tokenizer.padding_side = "left"
         if self.tokenizer.pad_token is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
 
     def _render(self, prompt: Prompt) -> str:
         return render_prompt(self.tokenizer, prompt)
+
+    def interrupt(self) -> None:
+        """Stop the decode in flight after its current token (Ctrl-C in ``nesy chat``), and
+        any started before ``clear_interrupt``."""
+        self._interrupt.set()
+
+    def clear_interrupt(self) -> None:
+        self._interrupt.clear()
+
+    def _stopping(self) -> Any:
+        import torch
+        from transformers import StoppingCriteria, StoppingCriteriaList
+
+        flag = self._interrupt
+
+        class Interrupted(StoppingCriteria):
+            def __call__(self, input_ids: Any, scores: Any, **kw: Any) -> Any:
+                return torch.full((input_ids.shape[0],), flag.is_set(), dtype=torch.bool)
+
+        return StoppingCriteriaList([Interrupted()])
 
     def generate(
         self,
@@ -258,6 +280,7 @@ class HFStudent:
             max_new_tokens=max_new_tokens,
             do_sample=sample,
             pad_token_id=self.tokenizer.pad_token_id,
+            stopping_criteria=self._stopping(),
         )
         if sample:
             kwargs.update(temperature=temperature, top_p=top_p)
@@ -311,6 +334,7 @@ class HFStudent:
             do_sample=temperature > 0,
             pad_token_id=self.tokenizer.pad_token_id,
             streamer=streamer,
+            stopping_criteria=self._stopping(),
         )
         if temperature > 0:
             kwargs.update(temperature=temperature, top_p=top_p)

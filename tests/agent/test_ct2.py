@@ -42,3 +42,11 @@ def test_ct2_specs_and_errors(tmp_path):
         parse_spec("ct2:./m+lora:./a")
     with pytest.raises(StudentError, match="no Hugging Face model"):
         load_student(f"ct2:{tmp_path}")
+
+
+def test_interrupt_stops_the_ct2_decode(home, tiny_model_dir):
+    ct2 = load_student(f"ct2:{tiny_model_dir}", device="cpu")
+    ct2.interrupt()
+    assert ct2.generate(["ans = 2"], max_new_tokens=50)[0].completion_tokens <= 1
+    ct2.clear_interrupt()
+    assert ct2.generate(["ans = 2"], max_new_tokens=50)[0].completion_tokens > 1

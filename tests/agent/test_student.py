@@ -96,3 +96,17 @@ def test_lora_adapter_is_applied(tmp_path, tiny_model_dir):
         a = plain.model(**ids).logits
         b = adapted.model(**ids).logits
     assert not torch.allclose(a, b)  # random (non-zero) LoRA weights change the outputs
+
+
+def test_interrupt_stops_a_decode_and_clear_lets_the_next_run(student):
+    """Ctrl-C in `nesy chat` calls interrupt(): the decode in flight stops after one token."""
+    student.interrupt()
+    try:
+        (g,) = student.generate(["ans = 2"], max_new_tokens=50)
+        assert g.completion_tokens <= 1
+        pieces = list(student.stream("ans = 2", max_new_tokens=50))
+        assert len("".join(pieces)) <= 8
+    finally:
+        student.clear_interrupt()
+    (g,) = student.generate(["ans = 2"], max_new_tokens=50)
+    assert g.completion_tokens > 1
