@@ -11,6 +11,7 @@ Example:
 from __future__ import annotations
 
 import shutil
+import threading
 import time
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
@@ -43,6 +44,9 @@ class KnowledgeBase:
         if not read_only:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         self.con = _duck.connect(self.path, read_only=read_only, busy_timeout_s=busy_timeout_s)
+        # One DuckDB connection must not run statements from two threads at once (results
+        # get mixed up); the agent's ask_many retrieves from many threads.
+        self._lock = threading.RLock()
         self._embedder: Any = None
         self.migrated_from: int | None = None
         try:
@@ -374,9 +378,10 @@ class KnowledgeBase:
         """Retrieve items; see ``kb.search`` for modes and filters. Each hit has its score."""
         from kb import search
 
-        if mode == "bm25" and not self.read_only and self._meta("fts_dirty") == "1":
-            self.rebuild_fts()
-        return search.search(self, query, mode, k, **filters)
+        with self._lock:
+            if mode == "bm25" and not self.read_only and self._meta("fts_dirty") == "1":
+                self.rebuild_fts()
+            return search.search(self, query, mode, k, **filters)
 
     def import_file(self, path: str | Path, **kw: Any) -> Any:
         from kb.importers import import_file

@@ -113,3 +113,24 @@ def test_vector_candidates_use_the_hnsw_index(filled):
     vec = filled.embedder.encode(["boiling water"])[0].tolist()
     plan = filled.con.execute("EXPLAIN " + candidates_sql(50), [vec]).fetchall()
     assert "HNSW_INDEX_SCAN" in str(plan)
+
+
+def test_searches_from_many_threads_get_their_own_results(tmp_path):
+    """The agent's ask_many retrieves from a thread per question on one KB."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from kb import KnowledgeBase, KnowledgeItem
+
+    with KnowledgeBase(tmp_path / "t.duckdb") as kb:
+        kb.add(
+            KnowledgeItem(kind="triple", head=f"h{i}", relation="r", tail=f"t{i}")
+            for i in range(50)
+        )
+        kb.rebuild_fts()
+
+        def one(i: int) -> list[str]:
+            return [h.item.tail for h in kb.search(f"h{i}", mode="exact")]
+
+        with ThreadPoolExecutor(8) as ex:
+            results = list(ex.map(one, list(range(50)) * 4))
+    assert results == [[f"t{i}"] for i in range(50)] * 4
