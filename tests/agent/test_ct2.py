@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gc
+
 import pytest
 
 from agent.spec import parse_spec
@@ -16,10 +18,29 @@ def home(tmp_path_factory):
         yield path
 
 
-def test_export_is_cached_and_generation_matches_the_hf_format(home, tiny_model_dir):
-    ct2 = load_student(f"ct2:{tiny_model_dir}", device="cpu")
+@pytest.fixture
+def load():
+    """Load CT2 students and release their worker threads when the test ends (CTranslate2
+    and torch each bring an OpenMP runtime; stray generator threads at a later garbage
+    collection are what can abort a process that uses both)."""
+    loaded = []
+
+    def make(spec: str):
+        s = load_student(spec, device="cpu")
+        loaded.append(s)
+        return s
+
+    yield make
+    for s in loaded:
+        s.generator.unload_model()
+        del s.generator
+    gc.collect()
+
+
+def test_export_is_cached_and_generation_matches_the_hf_format(home, tiny_model_dir, load):
+    ct2 = load(f"ct2:{tiny_model_dir}")
     assert ct2.export.parent == home / "ct2" and (ct2.export / "model.bin").exists()
-    again = load_student(f"ct2:{tiny_model_dir}", device="cpu")
+    again = load(f"ct2:{tiny_model_dir}")
     assert again.export == ct2.export  # exported once
     out = ct2.generate(
         ["ans = 2", [{"role": "user", "content": "What is two plus three?"}]], max_new_tokens=6
@@ -44,8 +65,8 @@ def test_ct2_specs_and_errors(tmp_path):
         load_student(f"ct2:{tmp_path}")
 
 
-def test_interrupt_stops_the_ct2_decode(home, tiny_model_dir):
-    ct2 = load_student(f"ct2:{tiny_model_dir}", device="cpu")
+def test_interrupt_stops_the_ct2_decode(home, tiny_model_dir, load):
+    ct2 = load(f"ct2:{tiny_model_dir}")
     ct2.interrupt()
     assert ct2.generate(["ans = 2"], max_new_tokens=50)[0].completion_tokens <= 1
     ct2.clear_interrupt()
