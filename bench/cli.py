@@ -34,7 +34,7 @@ def _fail(message: str, code: int = 2) -> int:
 def cmd_run(args: argparse.Namespace) -> int:
     from bench.results import ResultsError
     from bench.runner import BenchError, RunSpec, run
-    from bench.systems import SystemError, parse_gen_kwargs
+    from bench.systems import SystemError, parse_agent_args, parse_gen_kwargs
     from bench.tasks import TaskError
 
     if args.data is None:
@@ -48,6 +48,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             mode=args.mode, kb=args.kb, num_fewshot=args.num_fewshot,
             apply_chat_template=args.apply_chat_template,
             gen_kwargs=parse_gen_kwargs(args.gen_kwargs), log_samples=args.log_samples,
+            agent_args=parse_agent_args(args.agent_args),
             allow_contaminated=args.allow_contaminated,
             on_bad_line="skip" if args.skip_bad_lines else "stop",
             batch_size=args.batch_size, device=args.device,
@@ -205,6 +206,7 @@ def add_parser(sub: Any, positive: Any) -> None:
     p.add_argument("--maj-k", type=positive(int), default=1, help="self-consistency samples")
     p.add_argument("--mode", choices=list(_modes()))
     p.add_argument("--kb", help="agent KB: a .duckdb path, 'default' or 'none'")
+    p.add_argument("--agent-args", help="agent settings, e.g. max_repairs=0,syntax_retries=0")
     p.add_argument("--num-fewshot", type=int, default=0, help="direct prompting exemplars")
     p.add_argument("--apply-chat-template", action="store_true")
     p.add_argument("--gen-kwargs", help="e.g. temperature=0,max_new_tokens=256")

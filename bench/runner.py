@@ -42,6 +42,7 @@ class RunSpec:
     num_fewshot: int = 0
     apply_chat_template: bool = False
     gen_kwargs: dict[str, Any] = field(default_factory=dict)
+    agent_args: dict[str, Any] = field(default_factory=dict)
     log_samples: bool = False
     allow_contaminated: bool = False
     on_bad_line: str = "stop"
@@ -168,7 +169,7 @@ def run(spec: RunSpec, progress: bool = True, warn: Any = None) -> dict[str, Any
         opts = Options(
             mode=spec.mode, kb=spec.kb, maj_k=spec.maj_k, num_fewshot=spec.num_fewshot,
             apply_chat_template=spec.apply_chat_template, gen_kwargs=spec.gen_kwargs,
-            seed=spec.seed, data=spec.data, device=spec.device,
+            seed=spec.seed, data=spec.data, device=spec.device, agent_args=spec.agent_args,
         )  # fmt: skip
         system = load_system(spec.system, opts, results)
         try:

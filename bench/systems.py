@@ -53,6 +53,31 @@ class Options:
     seed: int = 0
     data: str | None = None
     device: str = "auto"
+    agent_args: dict[str, Any] = field(default_factory=dict)
+
+
+def parse_agent_args(text: str | None) -> dict[str, Any]:
+    """``"max_repairs=0,syntax_retries=0"`` -> AgentConfig overrides (like lm-eval's
+    ``--model_args``); unknown names are an error listing the known ones."""
+    import dataclasses
+
+    from agent.graph import AgentConfig
+
+    known = {f.name: f.type for f in dataclasses.fields(AgentConfig)}
+    out: dict[str, Any] = {}
+    for part in filter(None, (p.strip() for p in (text or "").split(","))):
+        key, sep, value = part.partition("=")
+        key = key.strip()
+        if not sep or key not in known or key in ("mode", "task"):
+            raise SystemError(
+                f"bad --agent-args entry {part!r}; use key=value with keys "
+                f"{sorted(k for k in known if k not in ('mode', 'task'))} (--mode sets the mode)"
+            )
+        try:
+            out[key] = json.loads(value)
+        except json.JSONDecodeError:
+            out[key] = value.strip()
+    return out
 
 
 def parse_gen_kwargs(text: str | None) -> dict[str, Any]:
@@ -98,7 +123,10 @@ class AgentSystem:
         self.opts = opts
         kb: Any = None if opts.kb in (None, "none") else opts.kb
         self.agent = Agent.load(
-            student, kb=kb, device=opts.device, vote_k=opts.maj_k, seed=opts.seed
+            student,
+            kb=kb,
+            device=opts.device,
+            **{"vote_k": opts.maj_k, "seed": opts.seed, **opts.agent_args},
         )
         self.student_spec = student
 
