@@ -21,6 +21,7 @@ from typing import Any
 
 from agent.records import FailureClass, ModelCard
 from bench.tasks import Item, Task
+from bench.tasks.base import jsonl_rows
 
 Prompt = str | list[dict[str, str]]
 
@@ -290,21 +291,16 @@ class ReplaySystem:
         self.opts = opts
         self.by_id: dict[str, dict[str, Any]] = {}
         self.by_text: dict[str, dict[str, Any]] = {}
-        with open(path, encoding="utf-8") as f:
-            for number, line in enumerate(f, 1):
-                if not line.strip():
-                    continue
-                try:
-                    row = json.loads(line)
-                except json.JSONDecodeError as exc:
-                    raise SystemError(f"{path}:{number}: invalid JSON ({exc.msg})") from None
-                if "id" in row:
-                    self.by_id[str(row["id"])] = row
-                text = row.get("question") or row.get("input")
-                if isinstance(text, str):
-                    self.by_text.setdefault(_key(text.split("\n\n# solution")[0]), row)
-                    if "context" in row:
-                        self.by_text.setdefault(_key(f"{row['context']}\n{text}"), row)
+        for number, row in jsonl_rows(path):
+            if isinstance(row, str):
+                raise SystemError(f"{path}:{number}: {row}")
+            if "id" in row:
+                self.by_id[str(row["id"])] = row
+            text = row.get("question") or row.get("input")
+            if isinstance(text, str):
+                self.by_text.setdefault(_key(text.split("\n\n# solution")[0]), row)
+                if "context" in row:
+                    self.by_text.setdefault(_key(f"{row['context']}\n{text}"), row)
 
     def card(self) -> ModelCard | None:
         return None

@@ -105,16 +105,7 @@ class Task:
             for i, row in enumerate(data, 1):
                 yield i, row if isinstance(row, dict) else "not a JSON object"
             return
-        with open(path, encoding="utf-8") as f:
-            for number, line in enumerate(f, 1):
-                if not line.strip():
-                    continue
-                try:
-                    row = json.loads(line)
-                except json.JSONDecodeError as exc:
-                    yield number, f"invalid JSON ({exc.msg})"
-                    continue
-                yield number, row if isinstance(row, dict) else "not a JSON object"
+        yield from jsonl_rows(path)
 
     def parse(self, row: dict[str, Any], line: int) -> Item:  # pragma: no cover - abstract
         raise NotImplementedError
@@ -198,6 +189,21 @@ class Task:
     def fewshot_answer(self, item: Item) -> str:
         """How an exemplar's answer is written in a few-shot prompt."""
         return str(item.gold)
+
+
+def jsonl_rows(path: Path) -> Iterator[tuple[int, dict[str, Any] | str]]:
+    """``(line, object)`` per non-blank line of a JSONL file; ``(line, reason)`` for a
+    malformed one, so a caller can stop or skip it."""
+    with open(path, encoding="utf-8") as f:
+        for number, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as exc:
+                yield number, f"invalid JSON ({exc.msg})"
+                continue
+            yield number, row if isinstance(row, dict) else "not a JSON object"
 
 
 def stable_id(*parts: str) -> str:
