@@ -339,3 +339,22 @@ def test_cli_errors_are_named(tmp_path, capsys):
     assert "cannot reach http://127.0.0.1:9/v1" in capsys.readouterr().err
     assert main(["bench", "run", "gsm8k", "--system", "gpt4", "--out", str(tmp_path)]) == 2
     assert "unknown system 'gpt4'" in capsys.readouterr().err
+
+
+def test_gen_kwargs_and_agent_args_are_parsed_and_checked():
+    from bench.systems import SystemError, parse_agent_args, parse_gen_kwargs
+
+    assert parse_gen_kwargs("temperature=0.7,max_gen_toks=64") == {
+        "temperature": 0.7,
+        "max_new_tokens": 64,
+    }
+    assert parse_agent_args("max_repairs=0, syntax_retries=1") == {
+        "max_repairs": 0,
+        "syntax_retries": 1,
+    }
+    with pytest.raises(SystemError, match="bad --gen-kwargs entry 'beam=4'"):
+        parse_gen_kwargs("beam=4")
+    with pytest.raises(SystemError, match="keys .*max_repairs"):
+        parse_agent_args("repairs=3")
+    with pytest.raises(SystemError, match="--mode sets the mode"):
+        parse_agent_args("mode=pad")
