@@ -143,7 +143,7 @@ class AgentSystem:
         answers = self.agent.ask_many([it.question for it in items], task=task.domain)
         each = (time.perf_counter() - t) / max(1, len(items))
         out = []
-        for a in answers:
+        for it, a in zip(items, answers, strict=True):
             answer = a.answer
             if task.labels and isinstance(answer, str) and answer not in task.labels:
                 answer = task.extract(answer)  # a direct answer in free text
@@ -156,7 +156,13 @@ class AgentSystem:
                     completion_tokens=a.usage.completion_tokens,
                     repairs=a.usage.repairs,
                     latency_s=a.usage.seconds or each,
-                    prompts=[],
+                    prompts=[
+                        {
+                            "question": it.question,
+                            "prompt_id": a.trace.prompt_id,
+                            "mode": a.trace.mode,
+                        }
+                    ],  # fmt: skip
                     outputs=a.trace.raw_outputs,
                 )
             )
