@@ -129,6 +129,14 @@ def markdown(runs: Runs) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _label(info: RunInfo) -> str:
+    """A short legend label: the system (a replay's file name only) and the run id."""
+    system = info.system
+    if system.startswith("replay:"):
+        system = "replay:" + system.rsplit("/", 1)[-1]
+    return f"{system} ({info.run_id[:6]})"
+
+
 def _png(fig: Any) -> str:
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
@@ -151,7 +159,7 @@ def plots(runs: Runs) -> dict[str, str]:
         for info, s in diffs:
             points = [(d, v["accuracy"]) for d, v in s["by_difficulty"].items() if d is not None]
             ax.plot([p[0] for p in points], [100 * p[1] for p in points], marker="o",
-                    label=info.system)  # fmt: skip
+                    label=_label(info))  # fmt: skip
         ax.set(xlabel="difficulty", ylabel="accuracy %", title=f"{task}: accuracy by difficulty",
                ylim=(0, 100))  # fmt: skip
         ax.legend(fontsize=7)
@@ -161,7 +169,7 @@ def plots(runs: Runs) -> dict[str, str]:
     for task, entries in _by_task(runs).items():
         for info, s in entries:
             ax.scatter(s["tokens_per_q"], 100 * s["accuracy"])
-            ax.annotate(f"{task}\n{info.system}", (s["tokens_per_q"], 100 * s["accuracy"]),
+            ax.annotate(f"{task}\n{_label(info)}", (s["tokens_per_q"], 100 * s["accuracy"]),
                         fontsize=6)  # fmt: skip
     ax.set(xlabel="tokens per question", ylabel="accuracy %", title="accuracy against cost",
            ylim=(0, 100))  # fmt: skip
