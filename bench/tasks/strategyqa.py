@@ -1,7 +1,8 @@
 """StrategyQA yes/no questions (answer type ``yesno``), BIG-bench packaging.
 
 File: ``strategyqa/train.jsonl`` (the only split here; used as dev). Fields: ``id``,
-``question``, ``answer`` (bool), ``facts``. Runs in ``direct`` mode: no solver covers
+``question``, ``answer`` (bool), ``facts``; or the original release's JSON list
+(``strategyqa_train.json``: ``qid``, ``question``, ``answer``, ``facts`` as a list). Runs in ``direct`` mode: no solver covers
 open-domain yes/no questions yet.
 """
 
@@ -19,13 +20,13 @@ class StrategyQA(Task):
         answer = row["answer"]
         if not isinstance(answer, bool):
             raise ValueError(f"answer {answer!r} is not true/false")
-        sid = str(row["id"])
+        sid = str(row.get("id") or row["qid"])
         return Item(
             id=f"{self.name}/{sid}",
             question=str(row["question"]).strip(),
             gold="yes" if answer else "no",
             group=sid,
-            meta={"facts": row.get("facts", "")},
+            meta={"facts": row.get("facts", "")},  # a string here, a list in the original
         )
 
 

@@ -120,6 +120,22 @@ def test_original_formats(tmp_path):
     [item] = get_task("gsm-hard").load(hard)
     assert item.gold == 3e9 and item.meta["code"]
 
+    sqa = tmp_path / "strategyqa_train.json"
+    sqa.write_text(
+        json.dumps(
+            [
+                {
+                    "qid": "abc",
+                    "question": "Is ice cold?",
+                    "answer": True,
+                    "facts": ["Ice is frozen water."],
+                }
+            ]
+        )
+    )
+    [item] = get_task("strategyqa").load(sqa)
+    assert (item.id, item.gold) == ("strategyqa/abc", "yes")
+
     game = tmp_path / "qa1_test.json"
     game.write_text(
         json.dumps(
