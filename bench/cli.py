@@ -194,7 +194,7 @@ def add_parser(sub: Any, positive: Any) -> None:
     p.add_argument("tasks", nargs="+", metavar="TASK", help="task names (nesy bench tasks)")
     p.add_argument(
         "--system", required=True,
-        help="agent:default|PATH, hf:PATH, openai:MODEL@URL, default, or replay:FILE",
+        help="agent:default|PATH, hf:PATH, ct2:PATH, openai:MODEL@URL, default, replay:FILE",
     )  # fmt: skip
     p.add_argument("--data", help="a data root laid out like ../shared/data, or one file")
     p.add_argument("--limit", type=positive(int), help="the first N items of each task")

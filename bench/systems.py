@@ -118,7 +118,7 @@ class AgentSystem:
         from agent.api import Agent
 
         student = spec.split(":", 1)[1] or "default"
-        if student != "default" and not student.startswith(("hf:", "openai:")):
+        if student != "default" and not student.startswith(("hf:", "openai:", "ct2:")):
             student = f"hf:{student}"
         self.name = spec
         self.opts = opts
@@ -452,9 +452,9 @@ def load_system(spec: str, opts: Options, results: Any = None) -> Any:
         return AgentSystem(spec, opts)
     if spec.startswith("replay:"):
         return ReplaySystem(spec, opts)
-    if spec == "default" or spec.startswith(("hf:", "openai:")):
+    if spec == "default" or spec.startswith(("hf:", "openai:", "ct2:")):
         return DirectSystem(spec, opts, results)
     raise SystemError(
-        f"unknown system {spec!r}; use agent:default|PATH, hf:PATH, openai:MODEL@URL, "
-        "default or replay:FILE"
+        f"unknown system {spec!r}; use agent:default|PATH, hf:PATH, ct2:PATH, "
+        "openai:MODEL@URL, default or replay:FILE"
     )

@@ -2,8 +2,8 @@
 
 File: ``strategyqa/train.jsonl`` (the only split here; used as dev). Fields: ``id``,
 ``question``, ``answer`` (bool), ``facts``; or the original release's JSON list
-(``strategyqa_train.json``: ``qid``, ``question``, ``answer``, ``facts`` as a list). Runs in ``direct`` mode: no solver covers
-open-domain yes/no questions yet.
+(``strategyqa_train.json``: ``qid``, ``question``, ``answer``, ``facts`` as a list).
+Runs in ``direct`` mode: no solver covers open-domain yes/no questions yet.
 """
 
 from __future__ import annotations
