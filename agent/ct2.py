@@ -138,7 +138,10 @@ class CT2Student:
             sampling_temperature=temperature if sample else 1.0,
             include_prompt_in_result=False,
             end_token=self.tokenizer.eos_token,
-            callback=lambda step: self._interrupt.is_set(),  # True stops the decode
+            # True stops the decode. The callback must not hold `self`: CTranslate2 drops it
+            # on a worker thread, and a last reference to the generator dropped there makes
+            # the generator join its own thread (std::terminate, "Resource deadlock").
+            callback=lambda step, flag=self._interrupt: flag.is_set(),
         )
         out = []
         for prompt_ids, r in zip(ids, results, strict=True):
