@@ -68,7 +68,9 @@ class CT2Student:
     """Args:
     path: an HF model directory (merged; no adapter).
     device: ``auto`` (CUDA when CTranslate2 sees one), ``cpu`` or ``cuda``.
-    compute_type: ``int8`` on CPU by default; ``int8_float16`` / ``float16`` on CUDA.
+    compute_type: ``int8`` on CPU by default (``$NESY_CT2_COMPUTE`` overrides it);
+        ``float32`` uses a float32 export and matches HF's float32 greedy output;
+        ``int8_float16`` / ``float16`` on CUDA.
     threads: intra-op threads; default all cores.
     """
 
@@ -88,10 +90,17 @@ class CT2Student:
             raise StudentError(f"no Hugging Face model at {path} to run on CTranslate2")
         if device == "auto":
             device = "cuda" if ctranslate2.get_cuda_device_count() > 0 else "cpu"
-        compute_type = compute_type or ("int8" if device == "cpu" else "int8_float16")
+        # NESY_CT2_COMPUTE=float32 trades int8's speed for answers identical to HF float32
+        # (int8 rounding changes an untuned model's greedy choices; see README).
+        compute_type = (
+            compute_type
+            or os.environ.get("NESY_CT2_COMPUTE")
+            or ("int8" if device == "cpu" else "int8_float16")
+        )
+        quantization = "float32" if compute_type == "float32" else "int8"
         self.name = name or f"ct2:{path}"
         self.tokenizer: Any = AutoTokenizer.from_pretrained(path)
-        self.export = export(path, "int8")
+        self.export = export(path, quantization)
         self._interrupt = threading.Event()
         self.generator = ctranslate2.Generator(
             str(self.export),

@@ -172,6 +172,7 @@ def main() -> None:
     p.add_argument("--skip-ct2", action="store_true")
     p.add_argument("--kb-only", action="store_true", help="batched run with KB exemplars only")
     p.add_argument("--agree-n", type=int, default=64)
+    p.add_argument("--ct2-compute", default="int8", choices=["int8", "float32"])
     args = p.parse_args()
     import torch
 
@@ -202,11 +203,14 @@ def main() -> None:
     )
 
     if not args.skip_ct2:
+        os.environ["NESY_CT2_COMPUTE"] = args.ct2_compute
+        out["ct2_compute"] = args.ct2_compute
         for b in (1, 16):
             out[f"ct2_decode_tok_s_batch{b}"] = round(decode(b, "ct2:default"), 1)
-        out["ct2_decode_bound_tok_s_batch1"] = round(bw * 1e9 / 134_515_008, 1)  # int8
+        ct2_bytes = 134_515_008 * (4 if args.ct2_compute == "float32" else 1)
+        out["ct2_decode_bound_tok_s_batch1"] = round(bw * 1e9 / ct2_bytes, 1)
         print(
-            f"CT2 int8 decode: {out['ct2_decode_tok_s_batch1']} tok/s at batch 1, "
+            f"CT2 {args.ct2_compute} decode: {out['ct2_decode_tok_s_batch1']} tok/s at batch 1, "
             f"{out['ct2_decode_tok_s_batch16']} at batch 16 | bound at batch 1: "
             f"{out['ct2_decode_bound_tok_s_batch1']} tok/s"
         )

@@ -71,3 +71,17 @@ def test_interrupt_stops_the_ct2_decode(home, tiny_model_dir, load):
     assert ct2.generate(["ans = 2"], max_new_tokens=50)[0].completion_tokens <= 1
     ct2.clear_interrupt()
     assert ct2.generate(["ans = 2"], max_new_tokens=50)[0].completion_tokens > 1
+
+
+def test_float32_ct2_matches_hf_greedy_output(home, tiny_model_dir, load, monkeypatch):
+    """The export and prompt path are right when the only difference left is int8."""
+    from agent.student import HFStudent
+
+    monkeypatch.setenv("NESY_CT2_COMPUTE", "float32")
+    ct2 = load(f"ct2:{tiny_model_dir}")
+    assert ct2.export.name.endswith("-float32")
+    hf = HFStudent(tiny_model_dir, threads=1)
+    prompts = ["ans = 2", [{"role": "user", "content": "What is two plus three?"}]]
+    assert [g.text for g in ct2.generate(prompts, max_new_tokens=8)] == [
+        g.text for g in hf.generate(prompts, max_new_tokens=8)
+    ]
