@@ -40,6 +40,13 @@ def check_question(question: Any) -> str:
     return question.strip()
 
 
+# Checkpoints are written before the next step starts. LangGraph's default ("async") hands
+# each write to a thread pool that it creates per run: on 2 cores that cost more per step
+# than writing in line (bench/perf/agent.py), and "sync" also means a resumed run never
+# redoes a step whose checkpoint was still in flight.
+DURABILITY = "sync"
+
+
 class Agent:
     """A student model driving the reasoning graph over the solvers and a KB.
 
@@ -81,6 +88,8 @@ class Agent:
                     "away or pass another checkpoint path"
                 ) from None
         self.graph = build_graph(self.student, kb, self.config, self.checkpointer)
+        # LangGraph's sync durability needs a checkpointer (it fails without one).
+        self._durability = DURABILITY if self.checkpointer is not None else None
 
     @classmethod
     def load(
@@ -138,7 +147,9 @@ class Agent:
 
         state = self._input(question, task)
         try:
-            final = self.graph.invoke(state, self._run_config(thread_id))
+            final = self.graph.invoke(
+                state, self._run_config(thread_id), durability=self._durability
+            )
         except GraphRecursionError:
             raise RuntimeError(
                 f"the reasoning graph exceeded {self.config.recursion_limit} steps for this "
@@ -150,7 +161,7 @@ class Agent:
         """Finish an interrupted run from its last checkpoint, skipping finished steps."""
         if self.checkpointer is None:
             raise ValueError("resume needs an agent with a checkpoint file")
-        final = self.graph.invoke(None, self._run_config(thread_id))
+        final = self.graph.invoke(None, self._run_config(thread_id), durability=self._durability)
         return self._answer(final)
 
     async def aask(self, question: str, task: str | None = None) -> Answer:
@@ -162,7 +173,7 @@ class Agent:
         """Answer many questions, batching generation across them (the throughput path)."""
         inputs = [self._input(q, task) for q in questions]
         configs = [{**self._run_config(None), "max_concurrency": max_concurrency} for _ in inputs]
-        finals = self.graph.batch(inputs, configs)
+        finals = self.graph.batch(inputs, configs, durability=self._durability)
         return [self._answer(f) for f in finals]
 
     def stream(
@@ -173,7 +184,9 @@ class Agent:
         state = self._input(question, task)
         merged: dict[str, Any] = dict(state)
         run = self._run_config(thread_id)
-        for update in self.graph.stream(state, run, stream_mode="updates"):
+        for update in self.graph.stream(
+            state, run, stream_mode="updates", durability=self._durability
+        ):
             for node, delta in update.items():
                 for key, value in (delta or {}).items():
                     if key in ("steps", "raw_outputs"):
