@@ -22,6 +22,7 @@ from agent.student import (
     Generation,
     Prompt,
     StudentError,
+    check_request,
     render_prompt,
     sha256_file,
     truncate_at_stop,
@@ -125,10 +126,8 @@ class CT2Student:
         seed: int | None = None,
         stop: list[str] | None = None,
     ) -> list[Generation]:
-        if not prompts:
+        if not check_request(prompts, max_new_tokens):
             return []
-        if max_new_tokens < 1:
-            raise ValueError(f"`max_new_tokens` must be >= 1, got {max_new_tokens}")
         ids = [
             self.tokenizer(render_prompt(self.tokenizer, p), add_special_tokens=False)["input_ids"]
             for p in prompts

@@ -71,6 +71,13 @@ def sha256_file(path: Path, chunk: int = 1 << 22) -> str:
     return h.hexdigest()
 
 
+def check_request(prompts: list[Prompt], max_new_tokens: int) -> bool:
+    """Whether there is anything to generate; a bad ``max_new_tokens`` is a ValueError."""
+    if max_new_tokens < 1:
+        raise ValueError(f"`max_new_tokens` must be >= 1, got {max_new_tokens}")
+    return bool(prompts)
+
+
 def truncate_at_stop(text: str, stop: list[str] | None) -> tuple[str, bool]:
     """Cut ``text`` at the earliest stop string; say whether one was found."""
     cut = min((i for s in stop or [] if s and (i := text.find(s)) >= 0), default=-1)
@@ -265,10 +272,8 @@ class HFStudent:
     ) -> list[Generation]:
         import torch
 
-        if not prompts:
+        if not check_request(prompts, max_new_tokens):
             return []
-        if max_new_tokens < 1:
-            raise ValueError(f"`max_new_tokens` must be >= 1, got {max_new_tokens}")
         texts = [self._render(p) for p in prompts]
         batch = self.tokenizer(
             texts, return_tensors="pt", padding=True, add_special_tokens=False

@@ -14,6 +14,15 @@ CHAT_TEMPLATE = (
 )
 
 
+@pytest.fixture(scope="module")
+def home(tmp_path_factory):
+    """A fresh NESY_HOME for one test module (converted models, CT2 exports, the KB)."""
+    path = tmp_path_factory.mktemp("nesy-home")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("NESY_HOME", str(path))
+        yield path
+
+
 @pytest.fixture(scope="session")
 def tiny_model_dir(tmp_path_factory):
     """A 2-layer Llama with a byte-level BPE tokenizer, built from a config in a second."""

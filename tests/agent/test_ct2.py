@@ -10,14 +10,6 @@ from agent.spec import parse_spec
 from agent.student import StudentError, load_student
 
 
-@pytest.fixture(scope="module")
-def home(tmp_path_factory):
-    path = tmp_path_factory.mktemp("nesy-home")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("NESY_HOME", str(path))
-        yield path
-
-
 @pytest.fixture
 def load():
     """Load CT2 students and release their worker threads when the test ends (CTranslate2

@@ -9,14 +9,6 @@ import pytest
 from agent import student as st
 
 
-@pytest.fixture(scope="module")
-def home(tmp_path_factory):
-    path = tmp_path_factory.mktemp("nesy-home")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("NESY_HOME", str(path))
-        yield path
-
-
 def test_conversion_is_cached_checked_and_reproducible(home):
     target = st.default_model_dir()
     manifest = json.loads((target / "nesy_manifest.json").read_text())
