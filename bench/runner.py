@@ -214,14 +214,7 @@ def run(spec: RunSpec, progress: bool = True, warn: Any = None) -> dict[str, Any
             for name, task in tasks.items():
                 _run_task(results, system, run_id, task, items[name], done, dirty, spec, progress)
             summary = {
-                name: summarize(
-                    [
-                        r
-                        for r in results.records(run_id, name)
-                        if r.item_id in {it.id for it in items[name]}
-                    ]
-                )
-                for name in tasks
+                name: summarize(_scored(results, run_id, name, items[name])) for name in tasks
             }
         finally:
             system.close()
@@ -232,6 +225,12 @@ def run(spec: RunSpec, progress: bool = True, warn: Any = None) -> dict[str, Any
             for name, s in summary.items()
         },
     }
+
+
+def _scored(results: Results, run_id: str, task: str, items: list[Item]) -> list[BenchRecord]:
+    """The run's records for this invocation's items (a shard or a --limit sees only its own)."""
+    ids = {it.id for it in items}
+    return [r for r in results.records(run_id, task) if r.item_id in ids]
 
 
 def _run_task(
@@ -248,7 +247,7 @@ def _run_task(
     from tqdm import tqdm
 
     todo = [it for it in items if (task.name, it.id) not in done]
-    previous = [r for r in results.records(run_id, task.name) if r.item_id in {i.id for i in items}]
+    previous = _scored(results, run_id, task.name, items)
     right, seen = sum(r.correct for r in previous), len(previous)
     bar = tqdm(
         total=len(items), initial=len(items) - len(todo), desc=task.name, unit="q",
