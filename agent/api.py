@@ -138,6 +138,10 @@ class Agent:
     def _run_config(self, thread_id: str | None) -> dict[str, Any]:
         return {
             "recursion_limit": self.config.recursion_limit,
+            # One question runs one node at a time; one worker is all LangGraph's background
+            # checkpoint saves need (it otherwise starts several threads per run: about
+            # 0.2 ms a step, bench/perf/agent.py). ask_many sets its own.
+            "max_concurrency": 1,
             "configurable": {"thread_id": thread_id or uuid.uuid4().hex},
         }
 

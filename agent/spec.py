@@ -4,7 +4,7 @@
     hf:PATH_OR_NAME                  any Hugging Face causal LM (local path, or the hub online)
     hf:PATH_OR_NAME+lora:ADAPTER     the same with a peft LoRA adapter
     openai:MODEL@URL                 an OpenAI-compatible server (vLLM, llama.cpp, Ollama, ...)
-    ct2:PATH | ct2:default           a merged HF model on CTranslate2 int8 (fast CPU decoding),
+    ct2:PATH | ct2:default           a merged HF model on CTranslate2 (fast CPU decoding),
                                      exported once under NESY_HOME
 
 Example:

@@ -187,7 +187,22 @@ def render_prompt(tokenizer: Any, prompt: Prompt) -> str:
     return "\n".join(m["content"] for m in prompt) + ("" if prefill else "\n")
 
 
-class HFStudent:
+class Interruptible:
+    """The interrupt flag of a local student: ``nesy chat``'s Ctrl-C sets it, and the decode in
+    flight stops after its current token (an HF stopping criterion, a CTranslate2 step
+    callback), as does any decode started before ``clear_interrupt``."""
+
+    def __init__(self) -> None:
+        self._interrupt = threading.Event()
+
+    def interrupt(self) -> None:
+        self._interrupt.set()
+
+    def clear_interrupt(self) -> None:
+        self._interrupt.clear()
+
+
+class HFStudent(Interruptible):
     """A Hugging Face causal LM, batched and left-padded.
 
     Args:
@@ -210,6 +225,7 @@ class HFStudent:
         from transformers.utils import logging as hf_logging
 
         hf_logging.disable_progress_bar()
+        super().__init__()
         if device == "auto":
             device = "cuda" if torch.cuda.is_available() else "cpu"
         if device == "cpu":
@@ -233,21 +249,12 @@ class HFStudent:
                     f"cannot load adapter {adapter!r}: {str(exc).splitlines()[0]}"
                 ) from None
         self.model: Any = model.to(device).eval()
-        self._interrupt = threading.Event()
         self.tokenizer.padding_side = "left"
         if self.tokenizer.pad_token is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
 
     def _render(self, prompt: Prompt) -> str:
         return render_prompt(self.tokenizer, prompt)
-
-    def interrupt(self) -> None:
-        """Stop the decode in flight after its current token (Ctrl-C in ``nesy chat``), and
-        any started before ``clear_interrupt``."""
-        self._interrupt.set()
-
-    def clear_interrupt(self) -> None:
-        self._interrupt.clear()
 
     def _stopping(self) -> Any:
         import torch

@@ -9,12 +9,14 @@
   *train* questions, the packaged student, pad mode, no repairs, prompts under 300 tokens;
   again with 2 KB exemplars in the prompt, where prefill dominates.
 - decode tokens/s of the packaged student with HF ``generate`` (float32) and CTranslate2
-  (int8) at batch 1 and 16, next to each one's memory-bandwidth bound at batch 1 (weight
-  bytes / measured copy bandwidth);
+  (``--ct2-compute``: float32, the default, or int8) at batch 1 and 16, next to each one's
+  memory-bandwidth bound at batch 1 (weight bytes / measured copy bandwidth);
 - ``ct2_agreement``: the agent's final answers with the CTranslate2 student against the HF
   student on the same N GSM8K train questions (pad mode, greedy, no repairs): the share of
   questions where both give the same answer (both "no answer" counts as agreeing, and is
-  reported separately), and the share of identical programs.
+  reported separately), and the share of identical programs. Measured without exemplars
+  and, with ``--kb-only``, in the agent's default setting (2 exemplars from the shipped KB;
+  the HF answers are those of the batched run).
 
 The last line printed is one JSON object.
 """
@@ -94,10 +96,10 @@ def questions(data: Path, n: int) -> list[str]:
     return [r["question"] for r in rows]
 
 
-def batched(qs: list[str], kb: Any) -> dict[str, float]:
-    config = dict(mode="pad", max_repairs=0, max_new_tokens=128, exemplars=2 if kb else 0)
+def batched(qs: list[str], kb: Any) -> tuple[dict[str, float], list[Any]]:
+    """The speed-up of ``ask_many`` over an ``ask`` loop, and ``ask_many``'s answers."""
     student = load_student("default")
-    agent = Agent(student, kb=kb, config=AgentConfig(**config))
+    agent = Agent(student, kb=kb, config=pad_config(kb))
     agent.ask(qs[0])  # warm
     t = time.perf_counter()
     seq = [agent.ask(q) for q in qs]
@@ -113,7 +115,12 @@ def batched(qs: list[str], kb: Any) -> dict[str, float]:
         "max_prompt_tokens": prompt_tokens,
         "same_answers": sum(a.answer == b.answer for a, b in zip(seq, many, strict=True)),
         "batch_sizes_max": max(agent.student.batches),
-    }
+    }, many
+
+
+def pad_config(kb: Any) -> AgentConfig:
+    """Pad mode, greedy, no repairs; 2 KB exemplars (the default) when a KB is given."""
+    return AgentConfig(mode="pad", max_repairs=0, max_new_tokens=128, exemplars=2 if kb else 0)
 
 
 def decode(batch: int, spec: str = "default", tokens: int = 64) -> float:
@@ -126,17 +133,20 @@ def decode(batch: int, spec: str = "default", tokens: int = 64) -> float:
     return sum(g.completion_tokens for g in out) / seconds
 
 
-def agreement(qs: list[str]) -> dict[str, Any]:
-    config = AgentConfig(mode="pad", max_repairs=0, max_new_tokens=128, exemplars=0)
+def agreement(qs: list[str], kb: Any = None, hf: list[Any] | None = None) -> dict[str, Any]:
+    """CT2 against HF answers; ``hf``: HF's ``ask_many`` answers already computed."""
+    times = {}
     runs = {}
-    for spec in ("default", "ct2:default"):
-        agent = Agent(load_student(spec), config=config)
+    for spec in ("default", "ct2:default") if hf is None else ("ct2:default",):
+        agent = Agent(load_student(spec), kb=kb, config=pad_config(kb))
         t = time.perf_counter()
-        runs[spec] = (agent.ask_many(qs, max_concurrency=16), time.perf_counter() - t)
-    (hf, hf_s), (ct, ct_s) = runs["default"], runs["ct2:default"]
-    pairs = list(zip(hf, ct, strict=True))
+        runs[spec] = agent.ask_many(qs, max_concurrency=len(qs))
+        times[spec] = round(time.perf_counter() - t, 1)
+    hf = runs["default"] if hf is None else hf
+    pairs = list(zip(hf, runs["ct2:default"], strict=True))
     return {
         "n": len(qs),
+        "exemplars": pad_config(kb).exemplars,
         "same_answer": round(sum(a.answer == b.answer for a, b in pairs) / len(qs), 3),
         "both_answered_and_same": sum(
             a.answer is not None and a.answer == b.answer for a, b in pairs
@@ -145,8 +155,8 @@ def agreement(qs: list[str]) -> dict[str, Any]:
         "same_program": round(
             sum(a.trace.programs[:1] == b.trace.programs[:1] for a, b in pairs) / len(qs), 3
         ),
-        "hf_seconds": round(hf_s, 1),
-        "ct2_seconds": round(ct_s, 1),
+        "hf_seconds": times.get("default"),
+        "ct2_seconds": times["ct2:default"],
     }
 
 
@@ -170,9 +180,13 @@ def main() -> None:
     p.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
     p.add_argument("--skip-batched", action="store_true")
     p.add_argument("--skip-ct2", action="store_true")
-    p.add_argument("--kb-only", action="store_true", help="batched run with KB exemplars only")
-    p.add_argument("--agree-n", type=int, default=64)
-    p.add_argument("--ct2-compute", default="int8", choices=["int8", "float32"])
+    p.add_argument(
+        "--kb-only",
+        action="store_true",
+        help="batched run and CT2 agreement with 2 KB exemplars (the default) only",
+    )
+    p.add_argument("--agree-n", type=int, default=64, help="questions for the no-KB agreement")
+    p.add_argument("--ct2-compute", default="float32", choices=["float32", "int8"])
     args = p.parse_args()
     import torch
 
@@ -214,20 +228,26 @@ def main() -> None:
             f"{out['ct2_decode_tok_s_batch16']} at batch 16 | bound at batch 1: "
             f"{out['ct2_decode_bound_tok_s_batch1']} tok/s"
         )
-        out["ct2_agreement"] = agreement(questions(args.data, args.agree_n))
-        print(f"CT2 vs HF agent answers on {args.agree_n} questions: {out['ct2_agreement']}")
 
-    if not args.skip_batched:
-        qs = questions(args.data, args.n)
-        if not args.kb_only:
-            out["batched"] = batched(qs, None)
-            out["batched_speedup"] = out["batched"]["speedup"]
-            print(f"ask_many vs ask loop on {args.n} GSM8K train questions: {out['batched']}")
+    qs = questions(args.data, args.n)
+    if not args.skip_batched and not args.kb_only:
+        out["batched"], _ = batched(qs, None)
+        out["batched_speedup"] = out["batched"]["speedup"]
+        print(f"ask_many vs ask loop on {args.n} GSM8K train questions: {out['batched']}")
+    if not args.skip_ct2 and not args.kb_only:
+        out["ct2_agreement"] = agreement(qs[: args.agree_n])
+        print(f"CT2 vs HF agent answers, no exemplars: {out['ct2_agreement']}")
+    if args.kb_only:
         from kb import shipped
 
         with shipped.open_default() as kb:
-            out["batched_with_kb_exemplars"] = batched(qs, kb)
-        print(f"... with 2 KB exemplars in each prompt: {out['batched_with_kb_exemplars']}")
+            hf = None
+            if not args.skip_batched:
+                out["batched_with_kb_exemplars"], hf = batched(qs, kb)
+                print(f"... with 2 KB exemplars in each prompt: {out['batched_with_kb_exemplars']}")
+            if not args.skip_ct2:
+                out["ct2_agreement_kb"] = agreement(qs, kb, hf)
+                print(f"CT2 vs HF agent answers, 2 KB exemplars: {out['ct2_agreement_kb']}")
     out["data_files"] = ["gsm8k/train.jsonl"]
     print(json.dumps(out))
 

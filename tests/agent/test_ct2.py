@@ -65,11 +65,11 @@ def test_interrupt_stops_the_ct2_decode(home, tiny_model_dir, load):
     assert ct2.generate(["ans = 2"], max_new_tokens=50)[0].completion_tokens > 1
 
 
-def test_float32_ct2_matches_hf_greedy_output(home, tiny_model_dir, load, monkeypatch):
-    """The export and prompt path are right when the only difference left is int8."""
+def test_default_ct2_computes_like_hf_and_matches_its_greedy_output(home, tiny_model_dir, load):
+    """By default CTranslate2 computes in float32 on a CPU, as HF does, so greedy text is the
+    same; int8 is an explicit choice with its own export."""
     from agent.student import HFStudent
 
-    monkeypatch.setenv("NESY_CT2_COMPUTE", "float32")
     ct2 = load(f"ct2:{tiny_model_dir}")
     assert ct2.export.name.endswith("-float32")
     hf = HFStudent(tiny_model_dir, threads=1)
@@ -77,3 +77,11 @@ def test_float32_ct2_matches_hf_greedy_output(home, tiny_model_dir, load, monkey
     assert [g.text for g in ct2.generate(prompts, max_new_tokens=8)] == [
         g.text for g in hf.generate(prompts, max_new_tokens=8)
     ]
+
+
+def test_int8_is_opt_in(home, tiny_model_dir, load, monkeypatch):
+    monkeypatch.setenv("NESY_CT2_COMPUTE", "int8")
+    ct2 = load(f"ct2:{tiny_model_dir}")
+    assert ct2.export.name.endswith("-int8")
+    assert ct2.generator.compute_type.startswith("int8")
+    assert ct2.generate(["ans = 2"], max_new_tokens=4)[0].completion_tokens > 0
