@@ -72,13 +72,20 @@ def export(model_dir: Path, quantization: str = "int8") -> Path:
     return target
 
 
+def hf_precision(device: str, supported: set[str]) -> str:
+    """The compute type matching ``HFStudent``'s dtype on the device: float32 on a CPU,
+    bfloat16 on CUDA (float32 on a GPU without bfloat16)."""
+    return "bfloat16" if device == "cuda" and "bfloat16" in supported else "float32"
+
+
 class CT2Student(Interruptible):
     """Args:
     path: an HF model directory (merged; no adapter).
     device: ``auto`` (CUDA when CTranslate2 sees one), ``cpu`` or ``cuda``.
-    compute_type: ``$NESY_CT2_COMPUTE``, else HF's precision on the device: ``float32`` on
-        a CPU (a float32 export; greedy text matches HF's), ``bfloat16`` on CUDA. ``int8``
-        (CPU) and ``int8_float16`` (CUDA) use an int8 export.
+    compute_type: ``$NESY_CT2_COMPUTE``, else HF's precision on the device
+        (``hf_precision``): ``float32`` on a CPU (a float32 export; greedy text matches
+        HF's), ``bfloat16`` on CUDA. ``int8`` (CPU) and ``int8_float16`` (CUDA) use an int8
+        export.
     threads: intra-op threads; default all cores.
     """
 
@@ -103,7 +110,7 @@ class CT2Student(Interruptible):
         compute_type = (
             compute_type
             or os.environ.get("NESY_CT2_COMPUTE")
-            or ("float32" if device == "cpu" else "bfloat16")
+            or hf_precision(device, ctranslate2.get_supported_compute_types(device))
         )
         quantization = "int8" if compute_type.startswith("int8") else "float32"
         self.name = name or f"ct2:{path}"

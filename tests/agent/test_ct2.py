@@ -85,3 +85,11 @@ def test_int8_is_opt_in(home, tiny_model_dir, load, monkeypatch):
     assert ct2.export.name.endswith("-int8")
     assert ct2.generator.compute_type.startswith("int8")
     assert ct2.generate(["ans = 2"], max_new_tokens=4)[0].completion_tokens > 0
+
+
+def test_default_precision_follows_hf_on_each_device():
+    from agent.ct2 import hf_precision
+
+    assert hf_precision("cpu", {"int8", "int8_float32", "float32"}) == "float32"
+    assert hf_precision("cuda", {"float32", "float16", "bfloat16", "int8_float16"}) == "bfloat16"
+    assert hf_precision("cuda", {"float32", "float16"}) == "float32"  # no bfloat16 on the GPU
