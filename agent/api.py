@@ -40,10 +40,10 @@ def check_question(question: Any) -> str:
     return question.strip()
 
 
-# Checkpoints are written before the next step starts. LangGraph's default ("async") hands
-# each write to a thread pool that it creates per run: on 2 cores that cost more per step
-# than writing in line (bench/perf/agent.py), and "sync" also means a resumed run never
-# redoes a step whose checkpoint was still in flight.
+# Each step's checkpoint is saved before the next step starts, so a resumed run never redoes
+# a step whose checkpoint was still in flight. LangGraph still hands the save to its per-run
+# worker pool and waits for it; with one worker per question (``_run_config``) that measured
+# cheaper per step than the default "async" (bench/perf/agent.py).
 DURABILITY = "sync"
 
 

@@ -45,7 +45,7 @@ def export_dir(model_dir: Path, quantization: str) -> Path:
     return nesy_home() / "ct2" / f"{model_dir.name}-{h.hexdigest()[:12]}-{quantization}"
 
 
-def export(model_dir: Path, quantization: str = "int8") -> Path:
+def export(model_dir: Path, quantization: str) -> Path:
     """Convert an HF model directory for CTranslate2 once; later calls reuse the export."""
     target = export_dir(model_dir, quantization)
     if (target / "model.bin").exists():
