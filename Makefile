@@ -15,12 +15,15 @@ SHARED ?= ../shared/data
 setup: $(STAMP)
 
 # Re-run when the dependency list changes. swipl comes from Debian's swi-prolog-nox: the
-# core package has no library(time), hence no time limits.
+# core package has no library(time), hence no time limits. bubblewrap is the solver
+# sandbox (the OS boundary around generated programs) and libseccomp2 its syscall filter.
+APT_PACKAGES := swi-prolog-nox bubblewrap libseccomp2
 $(STAMP): pyproject.toml Makefile
-	@command -v swipl >/dev/null 2>&1 || { \
-	  echo ">> installing SWI-Prolog (swi-prolog-nox)"; \
+	@if ! command -v swipl >/dev/null 2>&1 || ! command -v bwrap >/dev/null 2>&1 || \
+	    ! ldconfig -p | grep -q libseccomp.so.2; then \
+	  echo ">> installing $(APT_PACKAGES)"; \
 	  $(SUDO) apt-get update && \
-	  $(SUDO) apt-get install -y --no-install-recommends swi-prolog-nox; }
+	  $(SUDO) apt-get install -y --no-install-recommends $(APT_PACKAGES); fi
 	@test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	@# One resolve for everything, with torch pinned to the on-disk CPU wheel.

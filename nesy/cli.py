@@ -310,10 +310,46 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:
+    from solvers import SandboxUnavailable
     from solvers._probe import report
 
-    out = report()
-    print(json.dumps(out, indent=2))
+    try:
+        out = report()
+    except SandboxUnavailable as exc:
+        print(f"nesy doctor: REFUSED: the solver sandbox cannot run here: {exc}", file=sys.stderr)
+        return 1
+    if args.json:
+        print(json.dumps(out, indent=2))
+        return 0 if out["contained"] else 1
+    kinds = [k for k in ("py", "sympy", "asp", "prolog") if k in out]
+    print(f"solver sandbox: mode {out['mode']}")
+    print("layers (what each enforces):")
+    for name, value in out["layers"].items():
+        if isinstance(value, dict):
+            value = "; ".join(f"{k}: {', '.join(v)}" for k, v in value.items())
+        elif isinstance(value, list):
+            value = ", ".join(value)
+        print(f"  {name:<17} {value}")
+    print("escape attempts by a probe that skips the language checks:")
+    print(
+        f"  {'class':<22} "
+        + " ".join(f"{k:<8}" for k in kinds)
+        + "  how the python sandbox refused it"
+    )
+    for attempt, detail in out[kinds[0]]["attempts"].items():
+        if attempt in ("uid", "pid"):
+            continue
+        marks = []
+        for k in kinds:
+            value = str(out[k]["attempts"].get(attempt, "?"))
+            marks.append("blocked" if value.startswith("blocked") else value.split(":")[0])
+        why = str(detail).removeprefix("blocked (").removesuffix(")")
+        print(f"  {attempt:<22} " + " ".join(f"{m:<8}" for m in marks) + f"  {why[:70]}")
+    print(
+        "  (clingo and SWI-Prolog sandboxes may start threads, never processes; "
+        "poison_next_request changes only its own process)"
+    )
+    print(f"contained: {'yes' if out['contained'] else 'NO'}")
     return 0 if out["contained"] else 1
 
 
@@ -450,6 +486,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-request-bytes", type=int, default=1 << 20)
 
     p = sub.add_parser("doctor", help="check what the solver sandbox enforces on this machine")
+    p.add_argument("--json", action="store_true", help="the whole report as JSON")
     p.set_defaults(func=cmd_doctor)
 
     from bench.cli import add_parser as add_bench

@@ -19,18 +19,21 @@ from __future__ import annotations
 import asyncio
 import importlib
 import os
+import sys
 import threading
 import time
 from types import ModuleType
 from typing import Any
 
-from solvers._pool import PoolError, WorkerPool
-from solvers._sandbox import SandboxConfig
+from solvers import _sandbox
+from solvers._pool import PoolError, SandboxPool
+from solvers._sandbox import SandboxUnavailable, Template
 from solvers.base import SCHEMA_VERSION, Backend, SolverRequest, SolverResult, Status
 
 __all__ = [
     "SCHEMA_VERSION",
     "Backend",
+    "SandboxUnavailable",
     "SolverRequest",
     "SolverResult",
     "Status",
@@ -49,15 +52,47 @@ _REGISTRY: dict[str, str] = {
     "asp": "solvers.asp",
     "prolog": "solvers.prolog",
 }
-# One pool per kind of worker. Python programs may not even start a thread (clingo's async
-# solve and SWI-Prolog's alarms need a few); each pool has its own uid so the per-uid
-# RLIMIT_NPROC counts only its own tasks.
-_POOL_SPECS: dict[str, tuple[str, SandboxConfig]] = {
-    "py": ("solvers.python:init_worker", SandboxConfig(uid=61001, max_processes=0)),
-    "asp": ("solvers.asp:init_worker", SandboxConfig(uid=61002, max_processes=64)),
-    "prolog": ("solvers.prolog:init_worker", SandboxConfig(uid=61003, max_processes=64)),
-}
-_pools: dict[str, WorkerPool] = {}
+_PROBE = "solvers._probe:run"
+
+
+def _templates() -> dict[str, Template]:
+    """One sandbox template per kind, each as lean as its backend allows."""
+    base = ("solvers._frames", "solvers._answer", "solvers._restricted", "solvers.python")
+    return {
+        # PoT/PAL programs: the standard library allow-list (a fork copies little).
+        "py": Template(
+            "py",
+            base,
+            init="solvers.python:init_template",
+            handlers=("solvers.python:run", _PROBE),
+        ),
+        # The sympy backend, and Python programs that name sympy or numpy.
+        "sympy": Template(
+            "sympy",
+            (*base, "numpy", "sympy", "solvers._sympy_text", "solvers.sympy"),
+            init="solvers.sympy:init_template",
+            handlers=("solvers.python:run", "solvers.sympy:run", _PROBE),
+        ),
+        # clingo and SWI-Prolog need a few threads (async solve, alarms): threads, no processes.
+        "asp": Template(
+            "asp",
+            ("solvers._frames", "solvers._answer", "clingo", "solvers.asp"),
+            init="solvers.asp:init_template",
+            handlers=("solvers.asp:run", _PROBE),
+            threads=True,
+        ),
+        "prolog": Template(
+            "prolog",
+            ("solvers._frames", "pyswip", "solvers.prolog"),
+            init="solvers.prolog:init_template",
+            handlers=("solvers.prolog:run", _PROBE),
+            threads=True,
+            env=_sandbox.swipl_env(),
+        ),
+    }
+
+
+_pools: dict[str, SandboxPool] = {}
 _lock = threading.Lock()
 
 
@@ -84,28 +119,62 @@ def _pool_size() -> int:
     return max(1, min(4, os.cpu_count() or 1))
 
 
-def get_pool(kind: str) -> WorkerPool:
-    """The shared pool for a backend's ``POOL`` kind, created on first use."""
+def get_pool(kind: str) -> SandboxPool:
+    """The shared pool of sandboxes for one template kind (py, sympy, asp, prolog)."""
     with _lock:
         pool = _pools.get(kind)
         if pool is None:
-            init, config = _POOL_SPECS[kind]
-            pool = WorkerPool(kind, size=_pool_size(), init=init, config=config)
+            pool = SandboxPool(_templates()[kind], size=_pool_size())
             _pools[kind] = pool
         return pool
+
+
+_refused_once: list[str] = []
+
+
+def _warn_refused(detail: str) -> None:
+    """Say it loudly, once per process: every solve is refused until this is fixed."""
+    if not _refused_once:
+        _refused_once.append(detail)
+        print(f"nesy: ERROR: {detail}", file=sys.stderr)
+
+
+def _refuse_text(request: SolverRequest) -> str | None:
+    """A NUL byte or a lone surrogate: text no backend can take as it is."""
+    for label, text in (
+        ("program", request.program),
+        ("facts", request.facts),
+        ("query", request.query or ""),
+    ):
+        for i, ch in enumerate(text):
+            if ch == "\x00" or "\ud800" <= ch <= "\udfff":
+                line = text.count("\n", 0, i) + 1
+                col = i - (text.rfind("\n", 0, i) + 1) + 1
+                what = "a NUL byte" if ch == "\x00" else f"a lone surrogate (U+{ord(ch):04X})"
+                return f"{label} line {line}, column {col}: {what} is not valid program text"
+    return None
 
 
 def solve(request: SolverRequest) -> SolverResult:
     """Run one program. Never raises for a bad program; see ``SolverResult.status``."""
     backend = get_backend(request.solver)
     start = time.perf_counter()
+    refused = _refuse_text(request)
+    kind = backend.pool_for(request) if hasattr(backend, "pool_for") else backend.POOL
     try:
-        out: dict[str, Any] = get_pool(backend.POOL).run(
-            f"{backend.__name__}:run",
-            backend.payload(request),
-            timeout_s=request.timeout_s,
-            memory_mb=request.memory_mb,
-        )
+        if refused:
+            out: dict[str, Any] = {"status": "error", "detail": refused}
+        else:
+            out = get_pool(kind).run(
+                f"{backend.__name__}:run",
+                backend.payload(request),
+                timeout_s=request.timeout_s,
+                memory_mb=request.memory_mb,
+                queue_timeout_s=request.queue_timeout_s,
+            )
+    except SandboxUnavailable as exc:
+        out = {"status": "error", "detail": f"refused: the solver sandbox is unavailable: {exc}"}
+        _warn_refused(out["detail"])
     except PoolError as exc:
         out = {"status": "error", "detail": f"solver unavailable: {exc}"}
     stdout = out.get("stdout") or ""

@@ -22,6 +22,23 @@ import math
 from typing import Any
 
 MAX_ITEMS = 1000
+MAX_INT_DIGITS = 4000  # Python refuses to print ints of more than 4300 digits
+
+
+class AnswerTooLarge(ValueError):
+    """The value cannot be returned as an answer; ``str()`` says why."""
+
+    clear = True  # the sandbox template reports ``str()`` as it is, not as an internal error
+
+
+def _check_int(value: int) -> int:
+    if value.bit_length() > MAX_INT_DIGITS * 3.33:  # about 4000 decimal digits
+        digits = int(value.bit_length() * 0.30103) + 1
+        raise AnswerTooLarge(
+            f"the answer is an integer of about {digits} digits; at most {MAX_INT_DIGITS} "
+            "can be returned"
+        )
+    return value
 
 
 def encode(value: Any, depth: int = 0) -> tuple[Any, str]:
@@ -33,10 +50,12 @@ def encode(value: Any, depth: int = 0) -> tuple[Any, str]:
     if isinstance(value, bool):
         return value, "bool"
     if isinstance(value, int):
-        return value, "integer"
+        return _check_int(value), "integer"
     if isinstance(value, float):
         return (value if math.isfinite(value) else repr(value)), "number"
     if isinstance(value, fractions.Fraction):
+        _check_int(value.numerator)
+        _check_int(value.denominator)
         if value.denominator == 1:
             return value.numerator, "integer"
         return f"{value.numerator}/{value.denominator}", "rational"
@@ -68,9 +87,9 @@ def _encode_sympy(value: Any) -> tuple[Any, str] | None:
     if value is sympy.true or value is sympy.false:
         return bool(value), "bool"
     if isinstance(value, sympy.Integer):
-        return int(value), "integer"
+        return _check_int(int(value)), "integer"
     if isinstance(value, sympy.Rational):
-        return f"{value.p}/{value.q}", "rational"
+        return f"{_check_int(value.p)}/{_check_int(value.q)}", "rational"
     if isinstance(value, sympy.Float):
         return float(value), "number"
     if isinstance(value, sympy.Basic):

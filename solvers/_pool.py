@@ -1,228 +1,275 @@
-"""A pool of pre-started, sandboxed worker processes for untrusted programs.
+"""Pools of sandboxes, each running one template process that forks a child per request.
 
-Why not ``multiprocessing.Pool`` or ``concurrent.futures``: neither can kill one task
-that overran its wall clock without losing the pool, and neither confines workers.
-Here each call takes an idle worker, sends it one request over a pipe, and waits with
-a deadline. A worker that times out, runs out of memory or dies is killed and replaced
-in the background; the pool stays healthy and the caller gets a ``SolverResult``-shaped
-dict, never an exception.
+A ``Sandbox`` is one bubblewrap process (``_sandbox``) whose template (``_zygote``) has
+preloaded one backend. It serves one request at a time over its stdin/stdout as JSON
+frames (``_frames``): the request goes in with an id, the answer comes back with the same
+id, size-bounded, and is validated before anything uses it. A sandbox that misses its
+deadline, answers the wrong id, sends a malformed frame or dies is killed (its whole PID
+namespace goes with it) and replaced in the background; the caller gets a result dict,
+never an exception.
 
-Workers start from the ``forkserver`` context: forking the caller after torch, OpenMP or
-pyswip are loaded can deadlock, while the fork server is a clean interpreter that has
-preloaded only sympy and clingo, so a new worker costs a fork, not an interpreter start.
+A ``SandboxPool`` keeps up to ``size`` sandboxes of one template. ``run`` waits at most
+``queue_timeout_s`` for an idle one: a flood cannot make a request wait without bound.
 """
 
 from __future__ import annotations
 
 import atexit
-import importlib
-import multiprocessing as mp
-import multiprocessing.spawn as mp_spawn
+import itertools
 import os
 import queue
-import signal
+import subprocess
+import sys
 import threading
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from multiprocessing.connection import Connection
+import warnings
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from solvers import _sandbox
+from solvers import _frames, _sandbox
 
-_PRELOAD = [
-    "json",
-    "sympy",
-    "clingo",
-    "solvers._answer",
-    "solvers._restricted",
-    "solvers.python",
-    "solvers.sympy",
-    "solvers.asp",
-    "solvers.prolog",
-    "solvers._probe",
-]
-_GRACE_S = 0.25  # the worker enforces its own limit first; the parent kills after this
-_ctx_lock = threading.Lock()
-_ctx: Any = None
-
-
-_spawning = threading.local()
-_original_preparation = mp_spawn.get_preparation_data
-
-
-def _preparation_data(name: str) -> dict[str, Any]:
-    """Like multiprocessing's, minus the caller's ``__main__`` for our workers.
-
-    A forkserver child re-imports the parent's main script unless it is guarded by
-    ``if __name__ == "__main__"``; a library must not impose that on its users, and the
-    worker needs nothing from ``__main__`` (its target lives in this module).
-    """
-    data: dict[str, Any] = _original_preparation(name)
-    if getattr(_spawning, "active", False):
-        data.pop("init_main_from_path", None)
-        data.pop("init_main_from_name", None)
-    return data
-
-
-def _context() -> Any:
-    global _ctx
-    with _ctx_lock:
-        if _ctx is None:
-            mp_spawn.get_preparation_data = _preparation_data
-            ctx = mp.get_context("forkserver")
-            ctx.set_forkserver_preload(_PRELOAD)
-            _ctx = ctx
-        return _ctx
-
-
-def resolve(path: str) -> Callable[..., Any]:
-    module, _, name = path.partition(":")
-    return getattr(importlib.import_module(module), name)
-
-
-def _worker_main(conn: Connection, config: _sandbox.SandboxConfig, init: str | None) -> None:
-    """Runs in the child: confine, initialise, then serve one request at a time."""
-    try:
-        description = _sandbox.enter(config, resolve(init) if init else None)
-        conn.send(("ready", description))
-    except BaseException as exc:  # report start-up failure instead of a silent exit
-        conn.send(("failed", f"{type(exc).__name__}: {exc}"))
-        return
-    # Native code (SWI-Prolog, clingo) may print to fd 1/2; the caller's terminal is not theirs.
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, 1)
-    os.dup2(devnull, 2)
-    while True:
-        try:
-            handler, payload, memory_mb, cpu_s = conn.recv()
-        except (EOFError, OSError):
-            return
-        try:
-            _sandbox.set_call_limits(memory_mb, cpu_s)
-            _sandbox.arm_alarm(cpu_s)
-            try:
-                out = resolve(handler)(payload)
-            finally:
-                _sandbox.disarm_alarm()
-        except _sandbox.CallTimeout:
-            out = {"status": "timeout", "detail": f"time limit of {cpu_s:g} s exceeded"}
-        except MemoryError:
-            out = {"status": "memory", "detail": f"memory limit of {memory_mb} MB exceeded"}
-        except RecursionError:
-            out = {"status": "error", "detail": "maximum recursion depth exceeded"}
-        except BaseException as exc:  # a handler bug must not take the worker down silently
-            out = {"status": "error", "detail": f"internal {type(exc).__name__}: {exc}"}
-        try:
-            conn.send(out)
-        except MemoryError:
-            conn.send({"status": "memory", "detail": "result too large for the memory limit"})
-        if out.get("status") == "memory" or out.get("retire"):
-            return  # a worker that hit its memory limit keeps a fragmented heap: retire it
-
-
-@dataclass
-class _Worker:
-    process: Any
-    conn: Connection
-    started: float = field(default_factory=time.monotonic)
-    calls: int = 0
+_GRACE_S = 0.5  # the template kills at the deadline; it must answer within this after
+_START_TIMEOUT_S = 120.0
+STATUSES = frozenset({"ok", "unsat", "timeout", "error", "memory"})
+_RESULT_KEYS = frozenset({"status", "answer", "answer_type", "detail", "stdout"})
+_warned_unconfined = False
+_SPAWNER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="nesy-sandbox-spawner")
 
 
 class PoolError(RuntimeError):
-    """The pool itself could not start a worker (not a bad program)."""
+    """A sandbox could not be started (not a bad program)."""
 
 
-class WorkerPool:
-    """``size`` sandboxed workers that run ``module:function`` handlers on plain dicts.
+def _validate(raw: Any) -> dict[str, Any]:
+    """Keep only well-formed result fields; anything else becomes a clear error."""
+    if not isinstance(raw, dict) or raw.get("status") not in STATUSES:
+        return {"status": "error", "detail": "the solver returned a malformed result"}
+    out = {k: v for k, v in raw.items() if k in _RESULT_KEYS}
+    for key in ("answer_type", "detail", "stdout"):
+        if key in out and not isinstance(out[key], str):
+            out[key] = str(out[key])
+    return out
+
+
+class Sandbox:
+    """One bubblewrap sandbox around one template process."""
+
+    _ids = itertools.count(1)
+
+    def __init__(self, template: _sandbox.Template) -> None:
+        self.template = template
+        self.mode = _sandbox.mode()
+        self.calls = 0
+        extra_path, binds = _sandbox.python_paths(template.preload)
+        env = _sandbox.environment(template.env)
+        root = str(_sandbox.PACKAGE_DIR.parent)
+        command = [sys.executable, "-I", "-S", str(_sandbox.PACKAGE_DIR / "_zygote.py"), root]
+        child_bpf: str | None = None
+        pass_fds: tuple[int, ...] = ()
+        seccomp_file = None
+        if self.mode == "bwrap":
+            base_bpf, _ = _sandbox.seccomp_filters(template.threads)
+            child_bpf = _sandbox.child_bpf_b64(template.threads)
+            seccomp_file = os.memfd_create("nesy-seccomp", 0)
+            _frames.write_bytes(seccomp_file, base_bpf)
+            os.lseek(seccomp_file, 0, os.SEEK_SET)
+            pass_fds = (seccomp_file,)
+            argv = _sandbox.bwrap_argv(binds, env, seccomp_file) + ["--", *command]
+            popen_env: dict[str, str] | None = {}
+        else:
+            _warn_unconfined()
+            argv, popen_env = command, env
+        try:
+            # bwrap's --die-with-parent is PR_SET_PDEATHSIG, which fires when the *thread*
+            # that started it ends: start every sandbox from one thread that lives as long
+            # as the process, never from a caller's short-lived thread.
+            self.proc = _SPAWNER.submit(
+                subprocess.Popen,
+                argv,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                pass_fds=pass_fds,
+                env=popen_env,
+                cwd="/",
+                start_new_session=True,
+            ).result()
+        except OSError as exc:
+            raise _sandbox.SandboxUnavailable(_sandbox.fix_for(str(exc))) from None
+        finally:
+            if seccomp_file is not None:
+                os.close(seccomp_file)
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        self._in = self.proc.stdin.fileno()
+        self._out = self.proc.stdout.fileno()
+        config = {
+            "sys_path": extra_path,
+            "preload": list(template.preload),
+            "init": template.init,
+            "handlers": list(template.handlers),
+            "child_bpf": child_bpf,
+            "pidns": self.mode == "bwrap",
+            "max_processes": None if template.threads else 0,
+            "file_size_mb": template.file_size_mb,
+            "open_files": template.open_files,
+        }
+        try:
+            _frames.write(self._in, config)
+            hello = _frames.read(self._out, 1 << 16, time.monotonic() + _START_TIMEOUT_S)
+        except (_frames.FrameError, OSError) as exc:
+            stderr = self._stderr()
+            self.kill()
+            if self.mode == "bwrap" and stderr.startswith("bwrap"):
+                raise _sandbox.SandboxUnavailable(_sandbox.fix_for(stderr)) from None
+            raise PoolError(
+                f"{template.kind} sandbox did not start ({exc}): {stderr or 'no message'}"
+            ) from None
+        if not isinstance(hello, dict) or "ready" not in hello:
+            self.kill()
+            failed = hello.get("failed") if isinstance(hello, dict) else hello
+            raise PoolError(f"{template.kind} sandbox failed to start: {failed}")
+        self.template_pid = int(hello["ready"])
+
+    def _stderr(self) -> str:
+        try:
+            self.proc.kill()
+            _, err = self.proc.communicate(timeout=5)
+        except (OSError, subprocess.SubprocessError):
+            return ""
+        return (err or b"").decode("utf-8", "replace").strip()[-2000:]
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def kill(self) -> None:
+        """Kill the sandbox: bwrap's PID namespace takes every process in it along."""
+        try:
+            self.proc.kill()
+        except OSError:
+            pass
+        for stream in (self.proc.stdin, self.proc.stdout, self.proc.stderr):
+            try:
+                if stream is not None:
+                    stream.close()
+            except OSError:
+                pass
+        try:
+            self.proc.wait(5)
+        except subprocess.TimeoutExpired:
+            pass
+
+    def call(
+        self, handler: str, payload: dict[str, Any], timeout_s: float, memory_mb: int, fork: bool
+    ) -> tuple[dict[str, Any], str]:
+        """(result, state): state ``ok``; ``dead`` (the sandbox failed: the request may not
+        have run) or ``stuck`` (no answer by the deadline) mean the sandbox must go."""
+        self.calls += 1
+        request_id = next(self._ids)
+        request = {
+            "id": request_id,
+            "handler": handler,
+            "payload": payload,
+            "timeout_s": timeout_s,
+            "memory_mb": memory_mb,
+            "fork": fork,
+        }
+        deadline = time.monotonic() + timeout_s + _GRACE_S
+        try:
+            _frames.write(self._in, request)
+            reply = _frames.read(self._out, 2 << 20, deadline)
+        except _frames.FrameTimeout:
+            return {
+                "status": "timeout",
+                "detail": f"time limit of {timeout_s:g} s exceeded",
+            }, "stuck"
+        except (_frames.FrameError, OSError) as exc:
+            return {"status": "error", "detail": f"the solver sandbox failed: {exc}"}, "dead"
+        if not isinstance(reply, dict) or reply.get("id") != request_id:
+            return {"status": "error", "detail": "the solver sandbox answered out of turn"}, "dead"
+        return _validate(reply.get("result")), "ok"
+
+
+def _warn_unconfined() -> None:
+    global _warned_unconfined
+    if not _warned_unconfined:
+        _warned_unconfined = True
+        message = (
+            f"{_sandbox.ENV_MODE}=off: solver programs run WITHOUT the OS sandbox (rlimits and "
+            "a fresh process per request only). Run only programs you trust."
+        )
+        warnings.warn(message, RuntimeWarning, stacklevel=3)
+        print(f"nesy: WARNING: {message}", file=sys.stderr)
+
+
+class SandboxPool:
+    """Up to ``size`` sandboxes of one template.
 
     Example:
-        >>> pool = WorkerPool("demo", size=1)
-        >>> pool.run("solvers.python:run", {"program": "ans = 1 + 1"}, timeout_s=2)["answer"]
+        >>> from solvers import get_pool
+        >>> get_pool("py").run("solvers.python:run", {"program": "ans = 1 + 1"}, 2)["answer"]
         2
     """
 
-    def __init__(
-        self,
-        name: str,
-        size: int = 2,
-        init: str | None = None,
-        config: _sandbox.SandboxConfig | None = None,
-        max_calls: int = 5000,
-    ) -> None:
+    def __init__(self, template: _sandbox.Template, size: int = 2, max_calls: int = 10_000):
         if size < 1:
             raise ValueError(f"`size` must be >= 1, got {size}")
-        self.name = name
+        self.template = template
+        self.name = template.kind
         self.size = size
-        self.init = init
-        self.config = config or _sandbox.SandboxConfig()
         self.max_calls = max_calls
-        self.sandbox = "not started"
-        self._idle: queue.SimpleQueue[_Worker] = queue.SimpleQueue()
-        self._live = 0
+        self.fork_per_request = True  # False only in benchmarks: reuse the template process
+        self._idle: queue.SimpleQueue[Sandbox] = queue.SimpleQueue()
+        self._all: set[Sandbox] = set()
+        self._live = 0  # started or starting
         self._lock = threading.Lock()
         self._closed = False
-        self.replaced = 0  # workers killed or retired and replaced (for tests and benches)
+        self._starting: set[threading.Thread] = set()
+        self.replaced = 0  # sandboxes killed and replaced (for tests and benchmarks)
         atexit.register(self.close)
 
     # --- lifecycle -------------------------------------------------------------------
 
-    def _spawn(self) -> _Worker:
-        ctx = _context()
-        parent, child = ctx.Pipe(duplex=True)
-        proc = ctx.Process(
-            target=_worker_main,
-            args=(child, self.config, self.init),
-            daemon=True,
-            name=f"nesy-{self.name}-worker",
-        )
-        _spawning.active = True
-        try:
-            proc.start()
-        except (OSError, EOFError) as exc:  # the fork server itself failed (e.g. preload error)
-            raise PoolError(f"cannot start a {self.name} worker: {exc!r}") from exc
-        finally:
-            _spawning.active = False
-            child.close()
-        if not parent.poll(60):
-            proc.kill()
-            raise PoolError(f"{self.name} worker did not start within 60 s")
-        try:
-            kind, info = parent.recv()
-        except EOFError:
-            raise PoolError(
-                f"{self.name} worker exited during start-up (exit code {proc.exitcode})"
-            ) from None
-        if kind != "ready":
-            proc.join(1)
-            raise PoolError(f"{self.name} worker failed to start: {info}")
-        self.sandbox = info
-        return _Worker(proc, parent)
-
-    def _discard(self, worker: _Worker, kill: bool) -> None:
-        if kill and worker.process.is_alive():
-            worker.process.kill()
-        worker.conn.close()
-        worker.process.join(5)
+    def _start(self) -> Sandbox:
+        box = Sandbox(self.template)
         with self._lock:
+            if self._closed:
+                box.kill()
+                raise PoolError(f"pool {self.name!r} is closed")
+            self._all.add(box)
+        return box
+
+    def _retire(self, box: Sandbox) -> None:
+        box.kill()
+        with self._lock:
+            self._all.discard(box)
             self._live -= 1
             self.replaced += 1
-            closed = self._closed
-        if not closed:  # refill in the background so the caller returns at once
-            threading.Thread(target=self._refill, daemon=True).start()
+            if self._closed:
+                return
+            thread = threading.Thread(target=self._refill, daemon=True)
+            self._starting.add(thread)
+        thread.start()
 
     def _refill(self) -> None:
-        with self._lock:
-            if self._closed or self._live >= self.size:
-                return
-            self._live += 1
         try:
-            self._idle.put(self._spawn())
-        except Exception:
             with self._lock:
-                self._live -= 1
+                if self._closed or self._live >= self.size:
+                    return
+                self._live += 1
+            try:
+                self._idle.put(self._start())
+            except Exception:
+                with self._lock:
+                    self._live -= 1
+        finally:
+            with self._lock:
+                self._starting.discard(threading.current_thread())
 
-    def _acquire(self) -> _Worker:
+    def _acquire(self, deadline: float) -> Sandbox:
         while True:
             with self._lock:
                 if self._closed:
@@ -232,70 +279,70 @@ class WorkerPool:
                     self._live += 1
             if grow:
                 try:
-                    return self._spawn()
+                    return self._start()
                 except BaseException:
                     with self._lock:
                         self._live -= 1
                     raise
-            worker = self._idle.get()
-            if worker.process.is_alive():
-                return worker
-            self._discard(worker, kill=False)  # died while idle (OOM killer, kill -9)
+            try:
+                box = self._idle.get(timeout=max(0.0, deadline - time.monotonic()))
+            except queue.Empty:
+                raise TimeoutError from None
+            if box.alive():
+                return box
+            self._retire(box)  # died while idle (killed from outside)
 
     def warm(self) -> None:
-        """Start every worker now instead of on first use."""
-        workers = [self._acquire() for _ in range(self.size)]
-        for w in workers:
-            self._idle.put(w)
+        """Start every sandbox now instead of on first use."""
+        boxes = [self._acquire(time.monotonic() + _START_TIMEOUT_S) for _ in range(self.size)]
+        for box in boxes:
+            self._idle.put(box)
+
+    def sandboxes(self) -> list[Sandbox]:
+        with self._lock:
+            return list(self._all)
 
     def close(self) -> None:
         with self._lock:
             self._closed = True
-        while True:
-            try:
-                worker = self._idle.get_nowait()
-            except queue.Empty:
-                break
-            worker.process.kill()
-            worker.conn.close()
-            worker.process.join(1)
+            starting = list(self._starting)
+        for thread in starting:  # a replacement being started must not outlive the pool
+            thread.join(_START_TIMEOUT_S)
+        with self._lock:
+            boxes = list(self._all)
+            self._all.clear()
+        for box in boxes:
+            box.kill()
 
     # --- one call --------------------------------------------------------------------
 
     def run(
-        self, handler: str, payload: dict[str, Any], timeout_s: float, memory_mb: int = 512
+        self,
+        handler: str,
+        payload: dict[str, Any],
+        timeout_s: float,
+        memory_mb: int = 512,
+        queue_timeout_s: float | None = None,
     ) -> dict[str, Any]:
-        """Run ``handler(payload)`` in a worker; always returns a result dict."""
-        worker = self._acquire()
-        worker.calls += 1
-        try:
-            worker.conn.send((handler, payload, memory_mb, timeout_s))
-            ready = worker.conn.poll(timeout_s + _GRACE_S)
-            out = worker.conn.recv() if ready else None
-        except (EOFError, OSError, BrokenPipeError):
-            self._discard(worker, kill=True)
-            return _death_result(worker.process.exitcode, memory_mb)
-        if out is None:
-            self._discard(worker, kill=True)
-            return {"status": "timeout", "detail": f"time limit of {timeout_s:g} s exceeded"}
-        if out.get("status") == "memory" or out.pop("retire", False):
-            self._discard(worker, kill=True)
-        elif worker.calls >= self.max_calls:
-            self._discard(worker, kill=True)
-        else:
-            self._idle.put(worker)
-        return out
+        """Run ``handler(payload)`` in a fresh child of a sandbox; always a result dict.
 
-
-def _death_result(exitcode: int | None, memory_mb: int) -> dict[str, Any]:
-    if exitcode is not None and exitcode < 0:
-        sig = signal.Signals(-exitcode)
-        if sig == signal.SIGXCPU:
-            return {"status": "timeout", "detail": "CPU time limit exceeded (SIGXCPU)"}
-        if sig == signal.SIGKILL:
-            return {
-                "status": "memory",
-                "detail": f"worker killed by SIGKILL (likely over {memory_mb} MB)",
-            }
-        return {"status": "error", "detail": f"solver worker crashed ({sig.name})"}
-    return {"status": "error", "detail": f"solver worker exited unexpectedly (code {exitcode})"}
+        ``queue_timeout_s`` bounds the wait for an idle sandbox (default: ``timeout_s``).
+        """
+        wait = timeout_s if queue_timeout_s is None else queue_timeout_s
+        deadline = time.monotonic() + wait
+        for _ in range(2):  # a sandbox that died under a request: once more, elsewhere
+            try:
+                box = self._acquire(deadline)
+            except TimeoutError:
+                return {
+                    "status": "timeout",
+                    "detail": f"no {self.name} solver was free within {wait:g} s (queue timeout)",
+                }
+            result, state = box.call(handler, payload, timeout_s, memory_mb, self.fork_per_request)
+            if state != "ok" or not box.alive() or box.calls >= self.max_calls:
+                self._retire(box)
+            else:
+                self._idle.put(box)
+            if state != "dead":
+                break
+        return result

@@ -1,15 +1,16 @@
 """Language-level restrictions for model-written Python: the first, cheap line of defence.
 
-An AST filter alone is escapable (CPython offers many paths from any object to ``os``), so
-this only rejects what is plainly forbidden, with a clear message the model can repair
-from. The worker's OS sandbox (``_sandbox``) is what actually contains an escape.
+An AST filter alone is escapable (CPython offers many paths from any object to ``os``, and
+every red-team escape went through one), so this is *not* the defence: it rejects what is
+plainly forbidden, with a clear message the model can repair from. The OS sandbox
+(``_sandbox``) contains whatever gets past it.
 
 What a program gets:
 - a curated set of builtins (no ``open``, ``eval``, ``exec``, ``getattr``, ``__import__``);
 - ``import`` of an allow-list of modules, each seen through a read-only proxy of its
   public names (so ``fractions.sys`` is not a path to ``sys.modules``);
-- a curated part of sympy (no ``lambdify``, ``external``, ``utilities``, ``parsing``), and
-  sympy's string parser with empty builtins, so ``solve("__import__('os')...")`` cannot eval.
+- numpy, and a curated part of sympy (no ``lambdify``, ``external``, ``parsing``); text
+  given to sympy is parsed without ``eval`` (``_sympy_text``).
 """
 
 from __future__ import annotations
@@ -30,11 +31,9 @@ import random
 import re
 import statistics
 import string
+import sys
 import types
 from typing import Any
-
-import sympy
-from sympy.parsing import sympy_parser
 
 MAX_SOURCE_CHARS = 200_000
 MAX_AST_NODES = 50_000
@@ -167,8 +166,27 @@ _STDLIB = {
 MODULES: dict[str, ModuleProxy] = {
     name: ModuleProxy(name, _public(m)) for name, m in _STDLIB.items()
 }
-MODULES["sympy"] = ModuleProxy("sympy", {n: getattr(sympy, n) for n in SYMPY_NAMES})
-ALLOWED_IMPORTS = frozenset(MODULES)
+# numpy keeps its public submodules (np.linalg, np.random): with the OS as the boundary the
+# proxies are for clear errors, not containment. Both load in the template that preloads
+# them (the python backend sends programs that name sympy to the sympy template).
+NUMPY_SUBMODULES = ("linalg", "random", "fft", "polynomial")
+ALLOWED_IMPORTS = frozenset({*MODULES, "numpy", "sympy"})
+
+
+def _lazy_module(name: str) -> ModuleProxy:
+    if name not in MODULES:
+        if name not in sys.modules:
+            raise ImportError(
+                f"{name} is not loaded in this solver; name it in the program (import {name})"
+            )
+        module = sys.modules[name]
+        names = _public(module)
+        if name == "sympy":
+            names = {n: getattr(module, n) for n in SYMPY_NAMES if hasattr(module, n)}
+        elif name == "numpy":
+            names.update({n: getattr(module, n) for n in NUMPY_SUBMODULES})
+        MODULES[name] = ModuleProxy(name, names)
+    return MODULES[name]
 
 
 def guarded_import(
@@ -178,12 +196,12 @@ def guarded_import(
     fromlist: Any = (),
     level: int = 0,
 ) -> ModuleProxy:
-    if level != 0 or name not in MODULES:
+    if level != 0 or name not in ALLOWED_IMPORTS:
         allowed = ", ".join(sorted(ALLOWED_IMPORTS))
         raise ImportError(
             f"import of {name!r} is not allowed in the solver sandbox (allowed: {allowed})"
         )
-    return MODULES[name]
+    return _lazy_module(name)
 
 
 # --- the AST check -----------------------------------------------------------------------
@@ -279,39 +297,3 @@ def namespace(output: CappedOutput) -> dict[str, Any]:
     ns: dict[str, Any] = {"__builtins__": safe, "__name__": "__nesy_program__"}
     ns["math"] = MODULES["math"]
     return ns
-
-
-# --- sympy's string parser, without builtins ------------------------------------------------
-
-_original_parse_expr = sympy_parser.parse_expr
-_SAFE_GLOBALS: dict[str, Any] = {n: getattr(sympy, n) for n in sympy.__all__}
-_SAFE_GLOBALS["__builtins__"] = {}
-
-
-def safe_parse_expr(
-    s: str,
-    local_dict: Any = None,
-    transformations: Any = None,
-    global_dict: Any = None,
-    evaluate: Any = True,
-) -> Any:
-    """``parse_expr`` with no builtins and no dunders: sympify of a string is an eval."""
-    if "__" in s or "lambda" in s:
-        raise ValueError(f"refusing to parse {s[:80]!r}: dunders and lambdas are not allowed")
-    if transformations is None:
-        transformations = sympy_parser.standard_transformations
-    return _original_parse_expr(
-        s,
-        local_dict=local_dict,
-        transformations=transformations,
-        global_dict=dict(_SAFE_GLOBALS),
-        evaluate=evaluate,
-    )
-
-
-def harden_sympy() -> None:
-    """Route every string sympify through ``safe_parse_expr`` (idempotent)."""
-    sympy_parser.parse_expr = safe_parse_expr
-
-
-harden_sympy()

@@ -18,10 +18,12 @@ Example:
 
 from __future__ import annotations
 
+import re
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from solvers.base import SolverRequest
+if TYPE_CHECKING:  # the sandbox template imports this module without pydantic
+    from solvers.base import SolverRequest
 
 NAME = "asp"
 POOL = "asp"
@@ -40,7 +42,29 @@ def payload(request: SolverRequest) -> dict[str, Any]:
     }
 
 
-def init_worker() -> None:
+# One token at a time: a string, a block or line comment, a directive name, anything else.
+_TOKENS = re.compile(r'"(?:[^"\\\n]|\\.)*"|%\*.*?\*%|%[^\n]*|#[A-Za-z_]\w*|[^"%#]+|.', re.S)
+_REFUSED = {
+    "#include": "#include reads files; put the clauses in the program or in `facts`",
+    "#script": "#script embeds Python or Lua code; write the logic in ASP",
+}
+
+
+def refused_directive(text: str, label: str = "program") -> str | None:
+    """The first ``#include``/``#script`` outside strings and comments, with its place.
+
+    Checked before clingo parses anything: clingo's parser follows ``#include`` itself.
+    """
+    for match in _TOKENS.finditer(text):
+        reason = _REFUSED.get(match.group())
+        if reason:
+            line = text.count("\n", 0, match.start()) + 1
+            col = match.start() - (text.rfind("\n", 0, match.start()) + 1) + 1
+            return f"{label} line {line}, column {col}: {match.group()} is not allowed: {reason}"
+    return None
+
+
+def init_template() -> None:
     """Warm clingo's lazily loaded parts before the worker drops privileges."""
     run(
         {
@@ -66,6 +90,10 @@ def run(p: dict[str, Any]) -> dict[str, Any]:
 
     project = set(p.get("project") or [])
     program = p["program"]
+    for text, label in ((program, "program"), (p.get("facts") or "", "facts")):
+        refused = refused_directive(text, label)
+        if refused:
+            return {"status": "error", "detail": refused}
     # Optimisation must see every improving model to prove the optimum.
     optimize = any(tok in program or tok in p.get("facts", "") for tok in _OPTIMIZE)
     models_arg = 0 if optimize else int(p.get("max_models", 1))

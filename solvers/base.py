@@ -27,7 +27,10 @@ class SolverRequest(BaseModel):
 
     solver: str = Field(description="registered backend name: python, sympy, asp, prolog")
     program: str = Field(description="the program text, as the model wrote it")
-    timeout_s: float = Field(5.0, gt=0, le=600, description="wall-clock limit for the call")
+    timeout_s: float = Field(5.0, gt=0, le=600, description="wall-clock limit for the run")
+    queue_timeout_s: float | None = Field(
+        None, ge=0, le=600, description="limit on waiting for a free sandbox (default timeout_s)"
+    )
     memory_mb: int = Field(512, gt=0, le=16384, description="memory the program may allocate")
     max_output: int = Field(8192, gt=0, le=1 << 20, description="cap on captured stdout, bytes")
     answer_var: str = Field("ans", description="python: variable holding the answer")

@@ -22,9 +22,10 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from solvers.base import SolverRequest
+if TYPE_CHECKING:  # the sandbox template imports this module without pydantic
+    from solvers.base import SolverRequest
 
 NAME = "prolog"
 POOL = "prolog"
@@ -45,8 +46,8 @@ def payload(request: SolverRequest) -> dict[str, Any]:
     }
 
 
-def init_worker() -> None:
-    """Start the embedded engine once per worker (runs after the sandbox is entered)."""
+def init_template() -> None:
+    """Start the embedded engine once per sandbox; each request runs in a fork of it."""
     from pyswip import Prolog
 
     Prolog.consult(str(RUNNER))

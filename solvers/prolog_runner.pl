@@ -79,6 +79,12 @@ read_all(M, S, Label, Errors) :-
         read_all(M, S, Label, Rest)
     ).
 
+add_clause(_, (:- table(Spec)), P, Label, [Msg]) :-
+    \+ plain_table(Spec), !,
+    line(P, L),
+    format(string(Msg),
+           "~w line ~w: only plain tabling (table name/arity) is allowed, not modes: ~q",
+           [Label, L, table(Spec)]).
 add_clause(M, (:- Directive), P, Label, Errors) :- !,
     (   declaration(Directive)
     ->  catch((M:Directive, Errors = []), E, (clause_error(E, P, Label, Msg), Errors = [Msg]))
@@ -96,6 +102,15 @@ add_clause(M, Clause, P, Label, Errors) :-
 declaration(dynamic(_)).
 declaration(discontiguous(_)).
 declaration(table(_)).
+
+%   Mode-directed tabling (answer subsumption: lattice(PI), po(PI), max, ...) calls goals
+%   that safe_goal/1 never sees, so only plain name/arity specifications are accepted.
+plain_table(Spec) :- var(Spec), !, fail.
+plain_table((A, B)) :- !, plain_table(A), plain_table(B).
+plain_table([]) :- !.
+plain_table([H|T]) :- !, plain_table(H), plain_table(T).
+plain_table(Name/Arity) :- atom(Name), integer(Arity).
+plain_table(Name//Arity) :- atom(Name), integer(Arity).
 
 clause_head((H :- _), H) :- !.
 clause_head(H, H).
@@ -123,9 +138,25 @@ syntax_message(E, Label, Msg) :-
 % --- safety ------------------------------------------------------------------------------
 
 check_safe(M, Goal) :-
-    catch(safe_goal(M:Goal), E,
-          (message_text(E, Msg), format(string(D), "unsafe goal refused: ~w", [Msg]),
-           throw(nesy_error(D)))).
+    catch(safe_goal(M:Goal), E, unsafe(E)).
+
+%   safe_goal/1 also fails on a call to a predicate that no clause defines: say that.
+unsafe(error(existence_error(procedure, What), _)) :-
+    unqualified(What, PI),
+    indicator(PI, Name, Arity), !,
+    format(string(D), "unknown procedure ~w/~w: no clause or built-in defines it",
+           [Name, Arity]),
+    throw(nesy_error(D)).
+unsafe(E) :-
+    message_text(E, Msg),
+    format(string(D), "unsafe goal refused: ~w", [Msg]),
+    throw(nesy_error(D)).
+
+unqualified(_:PI, Out) :- !, unqualified(PI, Out).
+unqualified(PI, PI).
+
+indicator(Name/Arity, Name, Arity) :- !.
+indicator(Goal, Name, Arity) :- callable(Goal), functor(Goal, Name, Arity).
 
 % --- solving -----------------------------------------------------------------------------
 

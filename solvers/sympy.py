@@ -15,17 +15,29 @@ Example:
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from solvers.base import SolverRequest
+if TYPE_CHECKING:  # the sandbox template imports this module without pydantic
+    from solvers.base import SolverRequest
 
 NAME = "sympy"
-POOL = "py"
+POOL = "sympy"
 _EQUATION = re.compile(r"(?<![<>=!])=(?!=)")
 
 
 def payload(request: SolverRequest) -> dict[str, Any]:
     return {"program": request.program, "unknowns": request.query}
+
+
+def init_template() -> None:
+    """Harden sympy's parser and warm the template (runs once per sandbox)."""
+    from solvers import _sympy_text, python
+
+    _sympy_text.install()
+    python.run({"program": "import sympy\nans = sympy.solve(sympy.Symbol('x') - 1)"})
+    python.run({"program": "import numpy as np\nans = float(np.linalg.solve([[2]], [4])[0])"})
+    run({"program": "2x + y = 3\nx - y = 0\nx**2 = 4", "unknowns": None})
+    run({"program": "(x**2 - 1)/(x - 1)", "unknowns": None})
 
 
 def _statements(program: str) -> list[tuple[int, str]]:
@@ -47,7 +59,7 @@ def run(p: dict[str, Any]) -> dict[str, Any]:
     )
 
     from solvers._answer import encode
-    from solvers._restricted import safe_parse_expr
+    from solvers._sympy_text import parse as safe_parse_expr
 
     transformations = standard_transformations + (implicit_multiplication_application, convert_xor)
 
@@ -55,8 +67,9 @@ def run(p: dict[str, Any]) -> dict[str, Any]:
         try:
             return safe_parse_expr(text, transformations=transformations)
         except Exception as exc:  # sympy raises many types for bad text
+            shown = text if len(text) <= 60 else text[:57] + "..."
             raise ValueError(
-                f"line {lineno}: cannot parse {text!r}: {type(exc).__name__}: {exc}"
+                f"line {lineno}: cannot parse {shown!r}: {type(exc).__name__}: {exc}"
             ) from None
 
     statements = _statements(p["program"])

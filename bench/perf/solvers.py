@@ -10,7 +10,10 @@ Measures, on this machine:
   test with a per-program timeout and score them against the gold answers (rel. tol. 1e-4);
   disagreements with the file's own ``executed`` field are counted and explained;
 - ``prolog_roundtrip_ms``: a small query on a warm worker against a one-shot ``swipl`` and
-  against SWI-Prolog's MQI (``swiplserver``), the alternative to embedding pyswip.
+  against SWI-Prolog's MQI (``swiplserver``), the alternative to embedding pyswip;
+- ``fork_per_request_ms``: what a fresh process per request (fork from the sandbox's
+  template, run, teardown) costs over reusing one process in the same sandbox (a
+  benchmark-only mode), on the same PoT programs, serially.
 
 The last line printed is one JSON object.
 """
@@ -63,8 +66,10 @@ def header() -> None:
         f"{platform.python_version()} | sympy {sympy.__version__} | clingo {clingo.__version__}"
         f" | {swipl}"
     )
+    from solvers import _sandbox
+
     get_pool("py").warm()
-    print(f"# sandbox: {get_pool('py').sandbox}")
+    print(f"# sandbox: {_sandbox.mode()} ({_sandbox.layers()['boundary']})")
 
 
 def latency(n: int) -> dict[str, dict[str, float]]:
@@ -134,6 +139,37 @@ def pool_speedup(rows: list[dict[str, Any]], n: int) -> dict[str, float]:
     print(
         f"pool vs fresh interpreter on {n} PoT programs: {out['fresh_ms_per_program']} ms vs "
         f"{out['pool_ms_per_program']} ms per program -> {out['python_pool_speedup']}x"
+    )
+    return out
+
+
+def fork_vs_reuse(rows: list[dict[str, Any]], n: int) -> dict[str, float]:
+    programs = [r["program"][0] for r in rows[:n]]
+    pool = get_pool("py")
+
+    def per_request_ms() -> float:
+        times = []
+        for p in programs:
+            t = time.perf_counter()
+            solve(SolverRequest(solver="python", program=p, timeout_s=10))
+            times.append((time.perf_counter() - t) * 1000)
+        return statistics.median(times)
+
+    per_request_ms()  # warm
+    fresh = per_request_ms()
+    pool.fork_per_request = False
+    try:
+        reused = per_request_ms()
+    finally:
+        pool.fork_per_request = True
+    out = {
+        "request_ms_fresh_process": round(fresh, 3),
+        "request_ms_reused_process": round(reused, 3),
+        "fork_per_request_ms": round(fresh - reused, 3),
+    }
+    print(
+        f"per request (p50, {n} PoT programs): fresh process {fresh:.3f} ms vs reused "
+        f"{reused:.3f} ms -> fork + teardown {out['fork_per_request_ms']} ms"
     )
     return out
 
@@ -253,6 +289,7 @@ def main() -> None:
     result: dict[str, Any] = {"bench": "solvers", "cores": os.cpu_count()}
     result["latency"] = latency(args.latency_n)
     result.update(pool_speedup(rows, args.speedup_n))
+    result.update(fork_vs_reuse(rows, args.speedup_n))
     result.update(verify_all(rows, args.timeout))
     result.update(prolog_roundtrip(args.latency_n))
     result["data_files"] = [POT_FILE, GOLD_FILE]

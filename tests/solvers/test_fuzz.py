@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 
 import psutil
@@ -106,18 +107,62 @@ def test_random_syntax_trees(source):
     assert r.status in STATUSES
 
 
-def _worker_processes() -> list[psutil.Process]:
-    """Live workers: the children of multiprocessing's fork server."""
-    servers = [p for p in psutil.Process().children() if "forkserver" in " ".join(p.cmdline())]
-    assert len(servers) == 1
-    return [w for w in servers[0].children() if w.status() != psutil.STATUS_ZOMBIE]
+def _sandboxes() -> list[psutil.Process]:
+    """Live sandboxes: bwrap processes started by this process."""
+    return [
+        p
+        for p in psutil.Process().children()
+        if p.status() != psutil.STATUS_ZOMBIE and p.name() == "bwrap"
+    ]
+
+
+# Good programs with their answers, and evil ones; sent together from many threads.
+GOOD = [(f"ans = {i} * 3", i * 3) for i in range(60)]
+EVIL = [
+    "while True: pass",
+    "ans = sum(range(10 ** 10))",
+    "x = [0] * (10 ** 9)",
+    "while True:\n    print('x' * 1000)",
+    "def f(n):\n    return f(n + 1)\nans = f(0)",
+    "import os\nos.fork()",
+]
+GRACE_S = 2.0  # the template's kill grace plus scheduling on a loaded 2-core machine
+
+
+@settings(max_examples=5, deadline=None, suppress_health_check=list(HealthCheck))
+@given(st.randoms(use_true_random=False))
+def test_interleaved_requests_each_get_their_own_answer(rnd):
+    jobs: list[tuple[str, object]] = [(p, a) for p, a in GOOD[:20]]
+    jobs += [(p, None) for p in rnd.sample(EVIL, k=4)]
+    rnd.shuffle(jobs)
+    results: dict[int, tuple[object, float]] = {}
+
+    def work(i: int, program: str) -> None:
+        start = time.monotonic()
+        r = solve(SolverRequest(solver="python", program=program, timeout_s=0.5))
+        results[i] = (r, time.monotonic() - start)
+
+    threads = [threading.Thread(target=work, args=(i, p)) for i, (p, _) in enumerate(jobs)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for i, (_, expected) in enumerate(jobs):
+        r, elapsed = results[i]
+        if expected is not None:
+            # Its own correct answer, or a timeout by its deadline: never another's answer.
+            assert (r.status == "ok" and r.answer == expected) or r.status == "timeout", r
+        else:
+            assert r.status != "ok" or r.answer not in {a for _, a in GOOD}, r
+        # Queue wait (default: timeout_s) plus the run plus the grace.
+        assert elapsed < 0.5 + 0.5 + GRACE_S
 
 
 def test_pools_are_healthy_after_fuzzing():
     for kind in ("py", "asp", "prolog"):
         _healthy(kind)
-    # No orphaned workers: every live process under us belongs to a pool.
-    expected = sum(get_pool(kind)._live for kind in ("py", "asp", "prolog"))
-    assert 3 <= len(_worker_processes()) <= expected
+    # No orphaned sandboxes: every live bwrap under us belongs to a pool.
+    expected = sum(get_pool(kind)._live for kind in ("py", "sympy", "asp", "prolog"))
+    assert 3 <= len(_sandboxes()) <= expected
     assert solve(SolverRequest(solver="python", program="ans = 3")).answer == 3
     assert solve(SolverRequest(solver="prolog", program="answer(3).")).answer == 3

@@ -1,0 +1,286 @@
+"""The template process inside one sandbox: preload a backend once, fork a child per request.
+
+Started by the pool (``solvers/_pool.py``) as ``python -I -S .../solvers/_zygote.py ROOT``
+inside bubblewrap, so it imports nothing of the caller's environment: ``ROOT`` is the
+directory holding the ``solvers`` package, and the first frame on stdin says what else to
+put on ``sys.path``, what to preload and which seccomp filter each child gets.
+
+Per request (one at a time):
+
+1. fork a child from this warm template (a zygote: the backend is already imported);
+2. the child closes the channel to the caller, sets *hard* rlimits, loads its seccomp
+   filter, runs the handler, writes one JSON frame to its own pipe and exits;
+3. the template reads that frame by the deadline (it kills the child at the deadline,
+   whatever the child's code catches), then kills every process the request left in the
+   sandbox's PID namespace (``kill(-1)``) and reaps them;
+4. it answers the caller with the request's id and the result: plain JSON, never pickle.
+
+Nothing a request does survives it: monkeypatches, contexts, flags, raised limits, files
+in ``/tmp`` (the child's private copy-on-write memory dies with it; files are in a tmpfs
+that the caller can wipe by restarting the sandbox). The template itself never runs
+untrusted code and is not dumpable, so a child cannot read or write its memory.
+"""
+
+from __future__ import annotations
+
+import base64
+import ctypes
+import gc
+import importlib
+import os
+import resource
+import signal
+import sys
+import time
+import types
+from typing import Any
+
+MAX_RESULT_BYTES = 1 << 20  # one answer, stdout included
+MAX_REQUEST_BYTES = 64 << 20
+KILL_GRACE_S = 0.05  # backends with their own clock (clingo, Prolog) answer first
+EXIT_GRACE_S = 0.5  # a child that answered but does not exit is killed after this
+
+PR_SET_DUMPABLE = 4
+PR_SET_CHILD_SUBREAPER = 36
+PR_SET_SECCOMP = 22
+SECCOMP_MODE_FILTER = 2
+
+frames: Any = None  # solvers._frames, imported in main() once sys.path is set
+
+
+class _SockFprog(ctypes.Structure):
+    _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
+
+
+_libc = ctypes.CDLL(None, use_errno=True)
+
+
+class Filter:
+    """A compiled seccomp-BPF program, laid out in memory by the template, so that a child
+    only makes the one ``prctl`` call (``no_new_privs`` is set by bubblewrap)."""
+
+    def __init__(self, bpf: bytes) -> None:
+        self._buf = ctypes.create_string_buffer(bpf, len(bpf))
+        self._prog = _SockFprog(len(bpf) // 8, ctypes.addressof(self._buf))
+        self._ref = ctypes.byref(self._prog)
+        self._prctl = _libc.prctl
+
+    def load(self) -> None:
+        if self._prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, self._ref, 0, 0) != 0:
+            raise OSError(ctypes.get_errno(), "cannot load the seccomp filter")
+
+
+def _resolve(path: str) -> Any:
+    module, _, name = path.partition(":")
+    return getattr(importlib.import_module(module), name)
+
+
+def _vm_bytes() -> int:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[0]) * resource.getpagesize()
+
+
+def _set_limits(base_vm: int, memory_mb: int, timeout_s: float, cfg: dict[str, Any]) -> None:
+    """Hard limits: a child cannot raise them again (no CAP_SYS_RESOURCE here)."""
+    mb = 1 << 20
+    memory = base_vm + memory_mb * mb
+    cpu = int(timeout_s) + 2  # whole seconds; the template's clock is the real limit
+    limits = {
+        resource.RLIMIT_AS: memory,
+        resource.RLIMIT_CPU: cpu,
+        resource.RLIMIT_FSIZE: int(cfg.get("file_size_mb", 4)) * mb,
+        resource.RLIMIT_NOFILE: int(cfg.get("open_files", 64)),
+        resource.RLIMIT_CORE: 0,
+    }
+    if cfg.get("max_processes") is not None and os.getuid() != 0:
+        limits[resource.RLIMIT_NPROC] = int(cfg["max_processes"])
+    for which, value in limits.items():
+        resource.setrlimit(which, (value, value))
+
+
+def _run_handler(handler: Any, payload: dict[str, Any], memory_mb: int) -> dict[str, Any]:
+    try:
+        out = handler(payload)
+    except MemoryError:
+        return {"status": "memory", "detail": f"memory limit of {memory_mb} MB exceeded"}
+    except RecursionError:
+        return {"status": "error", "detail": "maximum recursion depth exceeded"}
+    except BaseException as exc:  # a handler bug is reported, not a silent exit
+        if getattr(exc, "clear", False):
+            return {"status": "error", "detail": str(exc)}
+        return {"status": "error", "detail": f"internal {type(exc).__name__}: {exc}"}
+    if not isinstance(out, dict):
+        return {"status": "error", "detail": "internal: handler returned no result"}
+    return out
+
+
+def _child(
+    req: dict[str, Any], result_fd: int, cfg: dict[str, Any], bpf: Filter | None, base_vm: int
+) -> None:
+    """Runs in the forked child; never returns. Every Python step here copies pages from
+    the template (copy-on-write), so it does as little as it can before the handler."""
+    code = 0
+    try:
+        if not cfg["pidns"]:
+            os.setpgid(0, 0)  # without a PID namespace, the group is what gets killed
+        _set_limits(base_vm, int(req["memory_mb"]), float(req["timeout_s"]), cfg)
+        if bpf is not None:
+            bpf.load()
+        out = _run_handler(_resolve(req["handler"]), req["payload"], int(req["memory_mb"]))
+        try:
+            data = frames.encode(out)
+        except (ValueError, TypeError, RecursionError, MemoryError) as exc:
+            data = frames.encode(
+                {"status": "error", "detail": f"the result cannot be returned: {exc}"}
+            )
+        if len(data) > MAX_RESULT_BYTES + 4:
+            data = frames.encode(
+                {
+                    "status": "error",
+                    "detail": f"the result is {len(data)} bytes; at most "
+                    f"{MAX_RESULT_BYTES} can be returned",
+                }
+            )
+        frames.write_bytes(result_fd, data)
+    except BaseException:
+        code = 70
+    os._exit(code)
+
+
+def _death(status: int, memory_mb: int) -> dict[str, Any]:
+    if os.WIFSIGNALED(status):
+        sig = signal.Signals(os.WTERMSIG(status))
+        if sig == signal.SIGXCPU:
+            return {"status": "timeout", "detail": "CPU time limit exceeded (SIGXCPU)"}
+        if sig == signal.SIGKILL:
+            return {"status": "memory", "detail": f"killed (likely over {memory_mb} MB)"}
+        return {"status": "error", "detail": f"the solver crashed ({sig.name})"}
+    return {
+        "status": "error",
+        "detail": f"the solver exited without an answer (exit code {os.WEXITSTATUS(status)})",
+    }
+
+
+def _wait_exit(pid: int, pidfd: int, grace: float) -> int:
+    """The child's wait status; SIGKILL it if it has not exited within ``grace``."""
+    import select
+
+    poller = select.poll()
+    poller.register(pidfd, select.POLLIN)
+    if not poller.poll(int(grace * 1000)):
+        os.kill(pid, signal.SIGKILL)
+    return os.waitpid(pid, 0)[1]
+
+
+def _sweep(cfg: dict[str, Any], pid: int) -> None:
+    """Kill whatever the request left behind, then reap it."""
+    try:
+        if cfg["pidns"]:
+            os.kill(-1, signal.SIGKILL)  # every process in this sandbox but init and us
+        else:
+            os.killpg(pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+    while True:
+        try:
+            if os.waitpid(-1, os.WNOHANG)[0] == 0:
+                break
+        except ChildProcessError:
+            break
+
+
+def serve_one(
+    req: dict[str, Any], cfg: dict[str, Any], bpf: Filter | None, channel: tuple[int, int]
+) -> dict[str, Any]:
+    memory_mb = int(req["memory_mb"])
+    timeout_s = float(req["timeout_s"])
+    if not req.get("fork", True):  # benchmark-only: reuse this process (trusted programs)
+        return _run_handler(_resolve(req["handler"]), req["payload"], memory_mb)
+    read_fd, write_fd = os.pipe()
+    base_vm = _vm_bytes()
+    start = time.monotonic()
+    pid = os.fork()
+    if pid == 0:
+        os.close(read_fd)
+        for fd in channel:
+            os.close(fd)
+        _child(req, write_fd, cfg, bpf, base_vm)
+    os.close(write_fd)
+    pidfd = os.pidfd_open(pid)
+    try:
+        result = frames.read(read_fd, MAX_RESULT_BYTES, start + timeout_s + KILL_GRACE_S)
+        if not isinstance(result, dict):
+            result = {"status": "error", "detail": "the solver returned malformed output"}
+        _wait_exit(pid, pidfd, EXIT_GRACE_S)
+    except frames.FrameTimeout:
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+        result = {"status": "timeout", "detail": f"time limit of {timeout_s:g} s exceeded"}
+    except frames.FrameClosed:
+        result = _death(_wait_exit(pid, pidfd, EXIT_GRACE_S), memory_mb)
+    except frames.FrameError as exc:
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+        result = {"status": "error", "detail": f"the solver returned malformed output: {exc}"}
+    finally:
+        os.close(read_fd)
+        os.close(pidfd)
+        _sweep(cfg, pid)
+    return result
+
+
+def main() -> None:
+    global frames
+    root = sys.argv[1]
+    # The package without its __init__ (which imports pydantic and the pool): the template
+    # stays as lean as its backend, and a fork copies less.
+    package = types.ModuleType("solvers")
+    package.__path__ = [os.path.join(root, "solvers")]
+    sys.modules["solvers"] = package
+    sys.path.insert(0, root)
+    import solvers._frames as frames_module
+
+    frames = frames_module
+    # The channel moves off fds 0/1, which become /dev/null: nothing else writes to it.
+    channel_in, channel_out = os.dup(0), os.dup(1)
+    devnull = os.open(os.devnull, os.O_RDWR)
+    for fd in (0, 1):
+        os.dup2(devnull, fd)
+    cfg = frames.read(channel_in, MAX_REQUEST_BYTES)
+    try:
+        sys.path[1:1] = cfg["sys_path"]
+        _libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
+        _libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+        for name in cfg["preload"]:
+            importlib.import_module(name)
+        if cfg.get("init"):
+            _resolve(cfg["init"])()
+        bpf = Filter(base64.b64decode(cfg["child_bpf"])) if cfg.get("child_bpf") else None
+        allowed = set(cfg["handlers"])
+        gc.collect()
+        gc.freeze()  # a child's collections never walk (and so copy) the template's objects
+    except BaseException as exc:
+        frames.write(channel_out, {"failed": f"{type(exc).__name__}: {exc}"})
+        return
+    os.dup2(devnull, 2)  # native code may print; nobody reads it
+    frames.write(channel_out, {"ready": os.getpid()})
+    while True:
+        try:
+            req = frames.read(channel_in, MAX_REQUEST_BYTES)
+        except frames.FrameError:
+            return  # the caller went away
+        if req.get("handler") not in allowed:
+            result = {
+                "status": "error",
+                "detail": f"internal: unknown handler {req.get('handler')!r}",
+            }
+        else:
+            try:
+                result = serve_one(req, cfg, bpf, (channel_in, channel_out))
+            except OSError as exc:  # fork or pipe failed: say so, keep serving
+                result = {"status": "error", "detail": f"cannot start the request: {exc}"}
+        frames.write(channel_out, {"id": req.get("id"), "result": result})
+
+
+if __name__ == "__main__":
+    main()
