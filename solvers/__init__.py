@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import importlib
 import os
+import re
 import sys
 import threading
 import time
@@ -57,7 +58,13 @@ _PROBE = "solvers._probe:run"
 
 def _templates() -> dict[str, Template]:
     """One sandbox template per kind, each as lean as its backend allows."""
-    base = ("solvers._frames", "solvers._answer", "solvers._restricted", "solvers.python")
+    base = (
+        "solvers._frames",
+        "solvers._answer",
+        "solvers._restricted",
+        "solvers.python",
+        "fractions",
+    )
     return {
         # PoT/PAL programs: the standard library allow-list (a fork copies little).
         "py": Template(
@@ -139,6 +146,9 @@ def _warn_refused(detail: str) -> None:
         print(f"nesy: ERROR: {detail}", file=sys.stderr)
 
 
+_BAD_TEXT = re.compile("[\x00\ud800-\udfff]")
+
+
 def _refuse_text(request: SolverRequest) -> str | None:
     """A NUL byte or a lone surrogate: text no backend can take as it is."""
     for label, text in (
@@ -146,12 +156,13 @@ def _refuse_text(request: SolverRequest) -> str | None:
         ("facts", request.facts),
         ("query", request.query or ""),
     ):
-        for i, ch in enumerate(text):
-            if ch == "\x00" or "\ud800" <= ch <= "\udfff":
-                line = text.count("\n", 0, i) + 1
-                col = i - (text.rfind("\n", 0, i) + 1) + 1
-                what = "a NUL byte" if ch == "\x00" else f"a lone surrogate (U+{ord(ch):04X})"
-                return f"{label} line {line}, column {col}: {what} is not valid program text"
+        match = _BAD_TEXT.search(text)
+        if match:
+            i, ch = match.start(), match.group()
+            line = text.count("\n", 0, i) + 1
+            col = i - (text.rfind("\n", 0, i) + 1) + 1
+            what = "a NUL byte" if ch == "\x00" else f"a lone surrogate (U+{ord(ch):04X})"
+            return f"{label} line {line}, column {col}: {what} is not valid program text"
     return None
 
 
@@ -162,12 +173,14 @@ def solve(request: SolverRequest) -> SolverResult:
     refused = _refuse_text(request)
     kind = backend.pool_for(request) if hasattr(backend, "pool_for") else backend.POOL
     try:
-        if refused:
+        payload = {} if refused else backend.payload(request)
+        refused = refused or payload.get("rejected")
+        if refused:  # a clear error before any sandbox is involved
             out: dict[str, Any] = {"status": "error", "detail": refused}
         else:
             out = get_pool(kind).run(
                 f"{backend.__name__}:run",
-                backend.payload(request),
+                payload,
                 timeout_s=request.timeout_s,
                 memory_mb=request.memory_mb,
                 queue_timeout_s=request.queue_timeout_s,

@@ -16,9 +16,8 @@
 
 from __future__ import annotations
 
-import decimal
-import fractions
 import math
+import sys
 from typing import Any
 
 MAX_ITEMS = 1000
@@ -53,13 +52,14 @@ def encode(value: Any, depth: int = 0) -> tuple[Any, str]:
         return _check_int(value), "integer"
     if isinstance(value, float):
         return (value if math.isfinite(value) else repr(value)), "number"
-    if isinstance(value, fractions.Fraction):
+    fractions, decimal = sys.modules.get("fractions"), sys.modules.get("decimal")
+    if fractions is not None and isinstance(value, fractions.Fraction):
         _check_int(value.numerator)
         _check_int(value.denominator)
         if value.denominator == 1:
             return value.numerator, "integer"
         return f"{value.numerator}/{value.denominator}", "rational"
-    if isinstance(value, decimal.Decimal):
+    if decimal is not None and isinstance(value, decimal.Decimal):
         return str(value), "decimal"
     if isinstance(value, str):
         return value, "string"
@@ -73,6 +73,9 @@ def encode(value: Any, depth: int = 0) -> tuple[Any, str]:
     sym = _encode_sympy(value)
     if sym is not None:
         return sym
+    if (type(value).__module__ or "").startswith("numpy"):
+        if hasattr(value, "tolist"):  # numpy scalars and arrays become Python values
+            return encode(value.tolist(), depth + 1)
     if isinstance(value, complex):
         return str(value), "complex"
     return repr(value)[:1000], "repr"

@@ -17,21 +17,8 @@ from __future__ import annotations
 
 import ast
 import builtins
-import cmath
-import collections
-import datetime
-import decimal
-import fractions
-import functools
-import heapq
-import itertools
+import importlib
 import math
-import operator
-import random
-import re
-import statistics
-import string
-import sys
 import types
 from typing import Any
 
@@ -144,42 +131,23 @@ def _public(module: types.ModuleType) -> dict[str, Any]:
     }
 
 
-_STDLIB = {
-    m.__name__: m
-    for m in (
-        cmath,
-        collections,
-        datetime,
-        decimal,
-        fractions,
-        functools,
-        heapq,
-        itertools,
-        math,
-        operator,
-        random,
-        re,
-        statistics,
-        string,
-    )
-}
-MODULES: dict[str, ModuleProxy] = {
-    name: ModuleProxy(name, _public(m)) for name, m in _STDLIB.items()
-}
+# The standard library that PoT/PAL programs use. Imported when a program asks (most import
+# nothing), so the template stays small: every MB it holds costs time in each fork here.
+STDLIB = (
+    "cmath collections datetime decimal fractions functools heapq itertools math operator "
+    "random re statistics string"
+).split()
+MODULES: dict[str, ModuleProxy] = {"math": ModuleProxy("math", _public(math))}
 # numpy keeps its public submodules (np.linalg, np.random): with the OS as the boundary the
-# proxies are for clear errors, not containment. Both load in the template that preloads
-# them (the python backend sends programs that name sympy to the sympy template).
+# proxies are for clear errors, not containment. numpy and sympy are preloaded by the
+# ``sympy`` template, where the python backend sends programs that name them.
 NUMPY_SUBMODULES = ("linalg", "random", "fft", "polynomial")
-ALLOWED_IMPORTS = frozenset({*MODULES, "numpy", "sympy"})
+ALLOWED_IMPORTS = frozenset({*STDLIB, "numpy", "sympy"})
 
 
 def _lazy_module(name: str) -> ModuleProxy:
     if name not in MODULES:
-        if name not in sys.modules:
-            raise ImportError(
-                f"{name} is not loaded in this solver; name it in the program (import {name})"
-            )
-        module = sys.modules[name]
+        module = importlib.import_module(name)
         names = _public(module)
         if name == "sympy":
             names = {n: getattr(module, n) for n in SYMPY_NAMES if hasattr(module, n)}
@@ -289,8 +257,11 @@ class CappedOutput:
         return "".join(self.parts)
 
 
+_SAFE: dict[str, Any] = {name: getattr(builtins, name) for name in SAFE_BUILTINS}
+
+
 def namespace(output: CappedOutput) -> dict[str, Any]:
-    safe = {name: getattr(builtins, name) for name in SAFE_BUILTINS}
+    safe = dict(_SAFE)  # one copy: every allocation in a forked child costs page faults
     safe["print"] = output.print
     safe["__import__"] = guarded_import
     # PoT/PAL programs use math (and sometimes sympy names) without importing them.

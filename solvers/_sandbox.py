@@ -201,9 +201,9 @@ def _outermost(paths: list[str]) -> list[str]:
 def bwrap_argv(binds: list[str], env: dict[str, str], seccomp_fd: int) -> list[str]:
     """The bubblewrap command line for one sandbox (the program to run follows it)."""
     bwrap = bwrap_path()
-    if not bwrap:
+    if not bwrap or not os.access(bwrap, os.X_OK):
         raise SandboxUnavailable(
-            "bubblewrap (bwrap) is not installed; fix: apt-get install bubblewrap "
+            f"bubblewrap ({bwrap or 'bwrap'}) is not installed; fix: apt-get install bubblewrap "
             f"(or set {ENV_BWRAP}=/path/to/bwrap), or opt in to running programs unconfined "
             f"with {ENV_MODE}=off"
         )

@@ -13,8 +13,11 @@ Example:
 
 from __future__ import annotations
 
+import base64
+import marshal
 import re
-import traceback
+import warnings
+from types import CodeType
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # the sandbox template imports this module without pydantic
@@ -23,6 +26,9 @@ if TYPE_CHECKING:  # the sandbox template imports this module without pydantic
 NAME = "python"
 POOL = "py"
 FILENAME = "<program>"
+# compile() in the caller warns about the program's own oddities ("'int' object is not
+# callable"): those are the program's business, not the caller's log's.
+warnings.filterwarnings("ignore", category=SyntaxWarning, module=re.escape(FILENAME))
 _NAMES_SCIENCE = re.compile(r"\b(?:sympy|numpy)\b")
 
 
@@ -33,15 +39,39 @@ def pool_for(request: SolverRequest) -> str:
 
 
 def payload(request: SolverRequest) -> dict[str, Any]:
-    return {
+    """Runs in the caller: the language check and the compilation happen here, where they
+    cost no copy-on-write faults, and the sandbox gets the code object (``marshal``, same
+    interpreter). Parsing and compiling never execute the program; a rejected program is
+    answered without a sandbox at all (``rejected``)."""
+    p: dict[str, Any] = {
         "program": request.program,
         "answer_var": request.answer_var,
         "max_output": request.max_output,
     }
+    code = _compile(request.program)
+    if isinstance(code, str):
+        p["rejected"] = code
+    else:
+        p["code"] = base64.b64encode(marshal.dumps(code)).decode("ascii")
+    return p
+
+
+def _compile(source: str) -> CodeType | str:
+    """The program's code object, or why it cannot run."""
+    from solvers import _restricted
+
+    try:
+        return compile(_restricted.check_program(source, FILENAME), FILENAME, "exec")
+    except _restricted.ProgramRejected as exc:
+        return str(exc)
+    except (SyntaxError, ValueError, RecursionError, MemoryError) as exc:
+        return f"cannot compile program: {exc}"
 
 
 def _located(exc: BaseException) -> str:
     """``line N: Type: message``, with N the last program line on the traceback."""
+    import traceback  # only on errors: the template stays small
+
     line = None
     for frame in traceback.extract_tb(exc.__traceback__):
         if frame.filename == FILENAME:
@@ -61,13 +91,11 @@ def run(p: dict[str, Any]) -> dict[str, Any]:
     from solvers._answer import AnswerTooLarge, encode
 
     output = _restricted.CappedOutput(int(p.get("max_output", 8192)))
-    try:
-        tree = _restricted.check_program(p["program"], FILENAME)
-        code = compile(tree, FILENAME, "exec")
-    except _restricted.ProgramRejected as exc:
-        return {"status": "error", "detail": str(exc)}
-    except (SyntaxError, ValueError, RecursionError, MemoryError) as exc:
-        return {"status": "error", "detail": f"cannot compile program: {exc}"}
+    if p.get("rejected"):
+        return {"status": "error", "detail": p["rejected"]}
+    code = marshal.loads(base64.b64decode(p["code"])) if p.get("code") else _compile(p["program"])
+    if isinstance(code, str):
+        return {"status": "error", "detail": code}
 
     ns = _restricted.namespace(output)
     var = p.get("answer_var", "ans")

@@ -76,3 +76,32 @@ def test_stdout_is_truncated_to_max_output(run):
 def test_answers_are_json_encoded(run, value, expected):
     r = run("python", f"ans = {value}")
     assert (r.answer, r.answer_type) == expected
+
+
+@pytest.mark.parametrize(
+    "program,expected",
+    [
+        ("import numpy as np\nans = np.mean([1, 2, 3])", (2.0, "number")),
+        ("import numpy as np\nans = np.int64(7) * 6", (42, "integer")),
+        (
+            "import numpy as np\nans = np.linalg.solve([[2, 1], [1, 3]], [3, 5])",
+            ([0.8, 1.4], "list"),
+        ),
+        (
+            "import math\nimport datetime\n"
+            "ans = (datetime.date(2024, 3, 1) - datetime.date(2024, 2, 1)).days",
+            (29, "integer"),
+        ),
+    ],
+)
+def test_teacher_imports_run(run, program, expected):
+    """Codex PoT zero-shot programs begin `import math` / `import numpy as np`."""
+    r = run("python", program, timeout_s=5)
+    assert r.status == "ok", r.detail
+    answer = [round(x, 9) for x in r.answer] if isinstance(r.answer, list) else r.answer
+    assert (answer, r.answer_type) == expected
+
+
+def test_a_refused_import_lists_what_is_allowed(run):
+    r = run("python", "import os")
+    assert r.status == "error" and "import of 'os' is not allowed" in r.detail
