@@ -4,7 +4,7 @@ Example:
     >>> from nesy import Agent
     >>> agent = Agent.load("default", mode="pad", kb="default")     # doctest: +SKIP
     >>> a = agent.ask("Tom has 3 apples and buys 4 more. How many apples does he have?")
-    >>> a.answer, a.verified                                         # doctest: +SKIP
+    >>> a.answer, a.grounded                                         # doctest: +SKIP
     (7.0, True)
     >>> print(a.trace.to_jsonl())                                    # the row training reads
 """
@@ -146,7 +146,8 @@ class Agent:
         }
 
     def ask(self, question: str, task: str | None = None, thread_id: str | None = None) -> Answer:
-        """Answer one question; ``verified`` is True only when a solver produced the answer."""
+        """Answer one question; ``grounded`` is True only when a solver computed the answer
+        from a program the student wrote (it says nothing about correctness)."""
         from langgraph.errors import GraphRecursionError
 
         state = self._input(question, task)
@@ -238,8 +239,7 @@ class Agent:
             sub_questions=final.get("sub_questions", []),
             results=results,
             answer=final.get("answer"),
-            verified=bool(final.get("verified")),
-            verdict="accepted" if final.get("verified") else "unknown",
+            grounded=bool(final.get("grounded")),
             rejection_reason=FailureClass(failure) if failure else None,
         )
         usage = Usage(
@@ -252,7 +252,7 @@ class Agent:
         return Answer(
             answer=final.get("answer"),
             answer_type=final.get("answer_type", "none"),
-            verified=bool(final.get("verified")),
+            grounded=bool(final.get("grounded")),
             steps=steps,
             trace=trace,
             usage=usage,

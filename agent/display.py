@@ -25,7 +25,7 @@ def show_step(console: Any, node: str, step: dict[str, Any]) -> None:
 
 
 def show_answer(console: Any, answer: Any) -> None:
-    mark = "[green]verified[/]" if answer.verified else "[yellow]unverified[/]"
+    mark = "[green]grounded[/]" if answer.grounded else "[yellow]not grounded[/]"
     why = f" ({answer.failure.value})" if answer.failure else ""
     console.print(
         f"[bold]answer:[/] {answer.answer}  {mark}{why}  "

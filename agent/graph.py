@@ -9,7 +9,7 @@ Each node is a function ``state -> partial state``; ``build_graph`` compiles the
 - solve: a solver runs it; the answer comes from the solver, not from the model;
 - repair: the solver's error goes back to the student, at most ``max_repairs`` times
   (Logic-LM self-refinement);
-- fallback: a direct answer, marked unverified, when no program worked;
+- fallback: a direct answer, not grounded, when no program worked;
 - answer: majority vote over solver answers (PoT maj@k), normalised by answer type.
 """
 
@@ -101,7 +101,7 @@ class State(TypedDict, total=False):
     completion_tokens: Annotated[int, operator.add]
     answer: Any
     answer_type: str
-    verified: bool
+    grounded: bool
     failure: str | None
     prompt_id: str
 
@@ -323,7 +323,7 @@ def build_graph(
         return {
             "answer": normalize(text, answer_type),
             "answer_type": answer_type,
-            "verified": False,
+            "grounded": False,
             "failure": failure.value if failure else None,
             "raw_outputs": [g.text],
             "prompt_id": state.get("prompt_id") or tpl.id,
@@ -345,7 +345,7 @@ def build_graph(
             return {
                 "answer": None,
                 "answer_type": spec.answer_type,
-                "verified": False,
+                "grounded": False,
                 "failure": FailureClass.solver_error.value,
                 "steps": [_step("answer", t0, text="no usable solver answer")],
             }
@@ -353,7 +353,7 @@ def build_graph(
         return {
             "answer": best,
             "answer_type": spec.answer_type,
-            "verified": True,
+            "grounded": True,
             "failure": None,
             "steps": [_step("answer", t0, text=f"{best} ({votes}/{len(values)} votes)")],
         }

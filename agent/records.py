@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import json
 from enum import StrEnum
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import Field
 
 from solvers import SolverResult
-
-SCHEMA_VERSION = 1
+from solvers.records import DataFile, Record
 
 
 class FailureClass(StrEnum):
@@ -30,23 +29,7 @@ class FailureClass(StrEnum):
     duplicate = "duplicate"  # training only: a trace already seen
 
 
-class _Record(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    schema_version: int = SCHEMA_VERSION
-
-    @field_validator("schema_version")
-    @classmethod
-    def _known_version(cls, v: int) -> int:
-        if v != SCHEMA_VERSION:
-            raise ValueError(
-                f"{cls.__name__} schema_version {v} is not supported by this nesy "
-                f"(expected {SCHEMA_VERSION}); upgrade nesy or convert the file"
-            )
-        return v
-
-
-class Usage(_Record):
+class Usage(Record):
     prompt_tokens: int = 0
     completion_tokens: int = 0
     seconds: float = 0.0
@@ -54,7 +37,7 @@ class Usage(_Record):
     solver_calls: int = 0
 
 
-class Step(_Record):
+class Step(Record):
     """One node's contribution: a sub-question, a program and its solver result, a repair."""
 
     node: str
@@ -66,8 +49,15 @@ class Step(_Record):
     seconds: float = 0.0
 
 
-class Trace(_Record):
-    """A run, as training reads it. ``to_jsonl`` / ``from_jsonl`` round-trip exactly."""
+class Trace(Record):
+    """A run, as training reads it. ``to_jsonl`` / ``from_jsonl`` round-trip exactly.
+
+    ``grounded``: a solver computed ``answer`` from a program the student wrote (the agent
+    sets it). ``verified``: the answer matches ``gold`` by the one verifier (None when no
+    gold was given); ``verdict`` and ``rejection_reason`` are training's, never the agent's.
+    """
+
+    SCHEMA_VERSION: ClassVar[int] = 2  # 2: `verified` (solver-computed) became `grounded`
 
     task: str = ""
     item_id: str = ""
@@ -81,9 +71,19 @@ class Trace(_Record):
     sub_questions: list[str] = Field(default_factory=list)
     results: list[SolverResult] = Field(default_factory=list)
     answer: Any = None
-    verified: bool = False
+    grounded: bool = False
+    verified: bool | None = None
     verdict: Literal["accepted", "rejected", "unknown"] = "unknown"
     rejection_reason: FailureClass | None = None
+
+    @classmethod
+    def migrate(cls, data: dict[str, Any], version: int) -> dict[str, Any]:
+        # v1 called a solver-computed answer "verified" and marked it "accepted" without
+        # any gold: that is grounding, not a training verdict.
+        data["grounded"] = bool(data.pop("verified", False))
+        if data.get("verdict") == "accepted":
+            data["verdict"] = "unknown"
+        return data
 
     def to_jsonl(self) -> str:
         return self.model_dump_json()
@@ -94,27 +94,33 @@ class Trace(_Record):
         return cls.model_validate(data)
 
 
-class Answer(_Record):
-    """What ``Agent.ask`` returns."""
+class Answer(Record):
+    """What ``Agent.ask`` returns. ``grounded``: a solver computed the answer from the
+    student's program; it says nothing about whether the answer is correct."""
+
+    SCHEMA_VERSION: ClassVar[int] = 2  # 2: `verified` became `grounded`
 
     answer: Any
     answer_type: str = "none"
-    verified: bool = False
+    grounded: bool = False
     steps: list[Step] = Field(default_factory=list)
     trace: Trace
     usage: Usage = Field(default_factory=Usage)
     failure: FailureClass | None = None
 
+    @classmethod
+    def migrate(cls, data: dict[str, Any], version: int) -> dict[str, Any]:
+        data["grounded"] = bool(data.pop("verified", False))
+        return data
 
-class ModelCard(_Record):
+
+class ModelCard(Record):
     """Written by training next to a checkpoint; read by the bench's contamination guard."""
 
     base_model: str
     base_model_sha256: str = ""
     adapter: str | None = None
-    train_files: list[dict[str, str]] = Field(
-        default_factory=list, description="[{'file': path, 'sha256': hex}]"
-    )
+    train_files: list[DataFile] = Field(default_factory=list)
     train_item_ids: list[str] = Field(default_factory=list)
     config: dict[str, Any] = Field(default_factory=dict)
     command: str = ""

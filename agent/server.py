@@ -5,7 +5,7 @@
 
 Two models are served:
 - ``nesy-agent``: the last user message is a question; the reply is the agent's answer
-  (with ``verified`` and the steps in a ``nesy`` field of the response);
+  (with ``grounded`` and the steps in a ``nesy`` field of the response);
 - ``nesy-student``: plain chat completion by the student model.
 
 FastAPI + uvicorn (well kept, async, streaming via server-sent events). ``stream=True`` on
@@ -172,7 +172,7 @@ def _complete(agent: Any, req: ChatRequest, max_tokens: int) -> tuple[str, dict[
         return g.text, usage, {}
     question = next((m.content for m in reversed(req.messages) if m.role == "user"), "")
     answer = agent.ask(question)
-    mark = "verified by a solver" if answer.verified else "unverified"
+    mark = "grounded: a solver computed it" if answer.grounded else "not grounded"
     content = f"{answer.answer} ({mark})"
     usage = {
         "prompt_tokens": answer.usage.prompt_tokens,
@@ -182,7 +182,7 @@ def _complete(agent: Any, req: ChatRequest, max_tokens: int) -> tuple[str, dict[
     extra = {
         "nesy": {
             "answer": answer.answer,
-            "verified": answer.verified,
+            "grounded": answer.grounded,
             "failure": answer.failure.value if answer.failure else None,
             "steps": [s.model_dump(mode="json") for s in answer.steps],
         }

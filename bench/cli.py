@@ -180,7 +180,7 @@ def cmd_tasks(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_parser(sub: Any, positive: Any) -> None:
+def add_parser(sub: Any, positive: Any, nonnegative: Any) -> None:
     bench = sub.add_parser("bench", help="benchmarks: run, report, compare, merge, tasks")
     bsub = bench.add_subparsers(dest="bench_command", required=True, metavar="COMMAND")
 
@@ -207,7 +207,7 @@ def add_parser(sub: Any, positive: Any) -> None:
     p.add_argument("--mode", choices=list(_modes()))
     p.add_argument("--kb", help="agent KB: a .duckdb path, 'default' or 'none'")
     p.add_argument("--agent-args", help="agent settings, e.g. max_repairs=0,syntax_retries=0")
-    p.add_argument("--num-fewshot", type=int, default=0, help="direct prompting exemplars")
+    p.add_argument("--num-fewshot", type=nonnegative, default=0, help="direct prompting exemplars")
     p.add_argument("--apply-chat-template", action="store_true")
     p.add_argument("--gen-kwargs", help="e.g. temperature=0,max_new_tokens=256")
     p.add_argument("--log-samples", action="store_true", help="keep prompts and outputs")

@@ -7,41 +7,28 @@ Both are pydantic (``extra="forbid"``) with a ``schema_version``; the results da
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import Field
 
 from agent.records import FailureClass
+from solvers.records import DataFile, Record
 
-SCHEMA_VERSION = 1
-
-
-class _Record(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    schema_version: int = SCHEMA_VERSION
-
-    @field_validator("schema_version")
-    @classmethod
-    def _known(cls, v: int) -> int:
-        if v != SCHEMA_VERSION:
-            raise ValueError(
-                f"{cls.__name__} schema_version {v} is not supported by this nesy "
-                f"(expected {SCHEMA_VERSION}); upgrade nesy or re-run the benchmark"
-            )
-        return v
+SCHEMA_VERSION = 2  # of the results database and its records; 2: `verified` -> `grounded`
 
 
-class BenchRecord(_Record):
+class BenchRecord(Record):
     """One item's outcome in one run."""
+
+    SCHEMA_VERSION: ClassVar[int] = SCHEMA_VERSION
 
     run_id: str
     task: str
     item_id: str
     prediction: Any = None
     gold: Any = None
-    correct: bool = False
-    verified: bool = False
+    correct: bool = Field(False, description="the prediction matches gold")
+    grounded: bool = Field(False, description="a solver computed the prediction")
     failure: FailureClass | None = Field(
         None, description="why a wrong item went wrong; None when correct"
     )
@@ -52,13 +39,20 @@ class BenchRecord(_Record):
     difficulty: int | None = None
     contaminated: bool = False
 
+    @classmethod
+    def migrate(cls, data: dict[str, Any], version: int) -> dict[str, Any]:
+        data["grounded"] = bool(data.pop("verified", False))
+        return data
+
     @property
     def tokens(self) -> int:
         return self.prompt_tokens + self.completion_tokens
 
 
-class RunInfo(_Record):
+class RunInfo(Record):
     """What a run was: enough to reproduce it and to judge its numbers."""
+
+    SCHEMA_VERSION: ClassVar[int] = SCHEMA_VERSION
 
     run_id: str
     system: str
@@ -66,11 +60,9 @@ class RunInfo(_Record):
     config: dict[str, Any] = Field(default_factory=dict)
     model_hash: str = ""
     model_card: dict[str, Any] | None = None
-    data_files: list[dict[str, str]] = Field(
-        default_factory=list, description="[{task, split, path, sha256}] evaluated on"
-    )
-    train_files: list[dict[str, str]] = Field(
-        default_factory=list, description="from the model card: [{path, sha256}] trained on"
+    data_files: list[DataFile] = Field(default_factory=list, description="evaluated on")
+    train_files: list[DataFile] = Field(
+        default_factory=list, description="trained on (from the model card)"
     )
     git_commit: str = ""
     packages: dict[str, str] = Field(default_factory=dict)

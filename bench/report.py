@@ -44,7 +44,7 @@ def summarize(records: Sequence[BenchRecord]) -> dict[str, Any]:
         "n": n,
         "correct": k,
         "ci95": wilson(k, n),
-        "verified": round(sum(r.verified for r in records) / n, 4) if n else 0.0,
+        "grounded": round(sum(r.grounded for r in records) / n, 4) if n else 0.0,
         "failures": dict(collections.Counter(str(r.failure) for r in records if r.failure)),
         "tokens_per_q": round(sum(r.tokens for r in records) / n, 1) if n else 0.0,
         "latency_p50_s": _pct([r.latency_s for r in records], 0.5),
@@ -72,12 +72,9 @@ def _header(runs: Runs) -> list[tuple[str, str]]:
     """(label, value) lines naming what was trained on, evaluated on, and the commands."""
     lines = []
     for info, _ in runs:
-        evals = ", ".join(f"{f['path']} (sha256 {f['sha256'][:12]})" for f in info.data_files)
+        evals = ", ".join(f"{f.path} (sha256 {f.sha256[:12]})" for f in info.data_files)
         train = (
-            ", ".join(
-                f"{f.get('file', f.get('path', '?'))} (sha256 {f.get('sha256', '')[:12]})"
-                for f in info.train_files
-            )
+            ", ".join(f"{f.path} (sha256 {f.sha256[:12]})" for f in info.train_files)
             or "none recorded (an untuned or external model)"
         )
         lines += [
@@ -98,13 +95,13 @@ def _row(task: str, info: RunInfo, s: dict[str, Any]) -> list[str]:
     return [
         task, info.system, f"{info.run_id}", f"{s['n']}{dirty}",
         f"{100 * s['accuracy']:.1f}", f"[{100 * lo:.1f}, {100 * hi:.1f}]",
-        f"{100 * s['verified']:.0f}%", fails, f"{s['tokens_per_q']:.0f}",
+        f"{100 * s['grounded']:.0f}%", fails, f"{s['tokens_per_q']:.0f}",
         f"{s['latency_p50_s']:.2f} / {s['latency_p95_s']:.2f}",
     ]  # fmt: skip
 
 
 COLUMNS = [
-    "task", "system", "run", "n", "acc %", "95% CI", "verified", "failures", "tokens/q",
+    "task", "system", "run", "n", "acc %", "95% CI", "grounded", "failures", "tokens/q",
     "latency p50/p95 s",
 ]  # fmt: skip
 

@@ -24,7 +24,7 @@ DDL = [
         info JSON NOT NULL, PRIMARY KEY (run_id, shard))""",
     """CREATE TABLE IF NOT EXISTS records (
         run_id VARCHAR NOT NULL, task VARCHAR NOT NULL, item_id VARCHAR NOT NULL,
-        prediction JSON, gold JSON, correct BOOLEAN NOT NULL, verified BOOLEAN NOT NULL,
+        prediction JSON, gold JSON, correct BOOLEAN NOT NULL, grounded BOOLEAN NOT NULL,
         failure VARCHAR, repairs INTEGER NOT NULL, prompt_tokens INTEGER NOT NULL,
         completion_tokens INTEGER NOT NULL, latency_s DOUBLE NOT NULL, difficulty INTEGER,
         contaminated BOOLEAN NOT NULL, schema_version INTEGER NOT NULL,
@@ -83,10 +83,27 @@ class Results:
                 "INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", [str(SCHEMA_VERSION)]
             )
         version = self._version()
+        if version == 1:  # v1 called a solver-computed prediction "verified"
+            self._migrate_v1(read_only)
+            version = self._version()
         if version != SCHEMA_VERSION:
             raise ResultsError(
                 f"{self.path} has results schema v{version}; this nesy reads v{SCHEMA_VERSION}"
             )
+
+    def _migrate_v1(self, read_only: bool) -> None:
+        if read_only:  # migrate once with a writable connection, then read as asked
+            self.con.close()
+            self.con = duckdb.connect(str(self.path))
+        with self.con.cursor() as cur:
+            cur.execute("BEGIN")
+            cur.execute("ALTER TABLE records RENAME COLUMN verified TO grounded")
+            cur.execute("UPDATE records SET schema_version = 2")
+            cur.execute("UPDATE meta SET value = '2' WHERE key = 'schema_version'")
+            cur.execute("COMMIT")
+        if read_only:
+            self.con.close()
+            self.con = duckdb.connect(str(self.path), read_only=True)
 
     def _version(self) -> int:
         try:

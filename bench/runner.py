@@ -142,7 +142,7 @@ def to_record(run_id: str, task: Task, item: Item, pred: Prediction, dirty: bool
         prediction=_jsonable(pred.answer),
         gold=_jsonable(item.gold),
         correct=correct,
-        verified=pred.verified,
+        grounded=pred.grounded,
         failure=failure,
         repairs=pred.repairs,
         prompt_tokens=pred.prompt_tokens,

@@ -33,7 +33,7 @@ class SystemError(ValueError):
 @dataclass
 class Prediction:
     answer: Any
-    verified: bool = False
+    grounded: bool = False
     failure: FailureClass | None = None
     prompt_tokens: int = 0
     completion_tokens: int = 0
@@ -150,7 +150,7 @@ class AgentSystem:
             out.append(
                 Prediction(
                     answer=answer,
-                    verified=a.verified,
+                    grounded=a.grounded,
                     failure=a.failure,
                     prompt_tokens=a.usage.prompt_tokens,
                     completion_tokens=a.usage.completion_tokens,
@@ -184,7 +184,7 @@ INSTRUCTIONS = {
 
 
 class DirectSystem:
-    """Few-shot prompting of a model, lm-evaluation-harness style; answers are unverified."""
+    """Few-shot prompting of a model, lm-evaluation-harness style; answers are not grounded."""
 
     def __init__(self, spec: str, opts: Options, results: Any = None) -> None:
         from agent.student import load_student
@@ -403,7 +403,7 @@ class ReplaySystem:
             statuses = {r.status for r in results}
             failure = FailureClass.timeout if statuses == {"timeout"} else FailureClass.solver_error
         return Prediction(
-            answer, verified=answer is not None, failure=failure, prompts=[],
+            answer, grounded=answer is not None, failure=failure, prompts=[],
             outputs=programs,
         )  # fmt: skip
 

@@ -226,7 +226,7 @@ def teacher_labels(
         "critic": "minilm+logreg",
         "embed_model": "sentence-transformers/all-MiniLM-L6-v2",
         "train_files": [
-            {"file": rel, "sha256": hashlib.sha256((data / rel).read_bytes()).hexdigest()}
+            {"path": rel, "sha256": hashlib.sha256((data / rel).read_bytes()).hexdigest()}
             for rel in files
         ],
         "labels": "re-executed with solvers.python; accepted = executed answer matches gold",

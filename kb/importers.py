@@ -203,7 +203,7 @@ def _table_source(con: duckdb.DuckDBPyConnection, path: Path, fmt: str) -> str:
         )
         line = "NULL::BIGINT"  # the stage's rowid + 1 instead; see _stage
     columns = _columns(con, reader)
-    unknown = [c for c in columns if c not in (*FIELDS, "id", "file_row_number")]
+    unknown = [c for c in columns if c not in (*FIELDS, "id", "file_row_number", "schema_version")]
     if unknown:
         raise KBError(f"{path}: unknown column(s) {unknown}; known: {', '.join(FIELDS)}")
 

@@ -19,6 +19,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from solvers.records import Record
+
 Kind = Literal["triple", "fact", "rule", "exemplar", "note"]
 Syntax = Literal["prolog", "asp", "python", "sympy", "text"]
 KINDS: tuple[str, ...] = ("triple", "fact", "rule", "exemplar", "note")
@@ -53,10 +55,9 @@ class Provenance(BaseModel):
     created_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
 
 
-class KnowledgeItem(BaseModel):
-    """One piece of knowledge, with provenance and quality signals."""
-
-    model_config = ConfigDict(extra="forbid")
+class KnowledgeItem(Record):
+    """One piece of knowledge, with provenance and quality signals. Versioned: shipped KB
+    files and ``nesy kb export --format jsonl`` carry it across processes."""
 
     id: str = ""
     kind: Kind
@@ -70,7 +71,11 @@ class KnowledgeItem(BaseModel):
     tags: list[str] = Field(default_factory=list)
     provenance: Provenance = Field(default_factory=Provenance)
     critic_score: float | None = None
-    verified: bool | None = Field(None, description="set by the solvers; None = not checked")
+    verified: bool | None = Field(
+        None,
+        description="training's sense: a solver re-ran it and it matched gold (exemplars) or "
+        "a solver confirmed it (facts); False = refuted; None = not checked",
+    )
 
     @model_validator(mode="after")
     def _check(self) -> KnowledgeItem:

@@ -353,12 +353,26 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     return 0 if out["contained"] else 1
 
 
-def _positive(kind: type) -> Any:
+def _number(kind: type, low: float | None = None, high: float | None = None) -> Any:
+    """An argparse type: a number of ``kind`` within [low, high], or a clear usage error."""
+
     def parse(text: str) -> Any:
         try:
             value = kind(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+        if low is not None and value < low:
+            raise argparse.ArgumentTypeError(f"must be >= {low:g}, got {text}")
+        if high is not None and value > high:
+            raise argparse.ArgumentTypeError(f"must be <= {high:g}, got {text}")
+        return value
+
+    return parse
+
+
+def _positive(kind: type) -> Any:
+    def parse(text: str) -> Any:
+        value = _number(kind)(text)
         if value <= 0:
             raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
         return value
@@ -388,7 +402,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--project", help="asp: comma-separated predicates to keep")
     p.add_argument(
         "--models",
-        type=int,
+        type=_number(int, 0),
         default=1,
         help="asp answer sets / prolog solutions (0 = all; default 1)",
     )
@@ -416,18 +430,20 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--domain", default="general", help="domain for rows that name none")
     q.add_argument("--embed", action="store_true", help="compute MiniLM embeddings too")
     q.add_argument("--critic", type=Path, help="admit through this critic (dir with critic.pkl)")
-    q.add_argument("--threshold", type=float, default=0.5, help="critic admission threshold")
+    q.add_argument(
+        "--threshold", type=_number(float, 0, 1), default=0.5, help="critic admission threshold"
+    )
 
     q = kb_command("search", "retrieve items (exact, bm25, vector or hybrid)", cmd_kb_search)
     q.add_argument("query", nargs="?", help="search text (exact mode: a head to match)")
     q.add_argument("--mode", choices=["exact", "bm25", "vector", "hybrid"], default="hybrid")
-    q.add_argument("-k", type=int, default=10, help="how many results (default 10)")
+    q.add_argument("-k", type=_positive(int), default=10, help="how many results (default 10)")
     q.add_argument("--domain")
     q.add_argument("--relation")
     q.add_argument("--head")
     q.add_argument("--kind", action="append", help="repeatable: triple, fact, rule, ...")
     q.add_argument("--tag", action="append", help="repeatable; items must have every tag")
-    q.add_argument("--min-score", type=float, help="minimum critic score")
+    q.add_argument("--min-score", type=_number(float, 0, 1), help="minimum critic score")
     q.add_argument("--verified-only", action="store_true")
 
     q = kb_command("stats", "counts by kind and domain, index state, size", cmd_kb_stats)
@@ -443,7 +459,7 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--domain")
     q.add_argument("--relation")
     q.add_argument("--kind", action="append")
-    q.add_argument("--limit", type=int, default=1000)
+    q.add_argument("--limit", type=_positive(int), default=1000)
 
     q = kb_command("show", "one item, in full", cmd_kb_show)
     q.add_argument("id")
@@ -456,9 +472,9 @@ def build_parser() -> argparse.ArgumentParser:
         q.add_argument("--task", help="math, kinship, deductive (routes auto)")
         q.add_argument("--kb", type=Path, help="KB for exemplars (default: the shipped KB)")
         q.add_argument("--no-kb", action="store_true", help="no retrieval")
-        q.add_argument("--max-repairs", type=int)
-        q.add_argument("--vote-k", type=int, help="self-consistency samples")
-        q.add_argument("--max-new-tokens", type=int)
+        q.add_argument("--max-repairs", type=_number(int, 0))
+        q.add_argument("--vote-k", type=_positive(int), help="self-consistency samples")
+        q.add_argument("--max-new-tokens", type=_positive(int))
         q.add_argument("--device", choices=["auto", "cpu", "cuda"])
         q.set_defaults(func=func, agent_flags=True)
         return q
@@ -478,12 +494,12 @@ def build_parser() -> argparse.ArgumentParser:
         "serve", "OpenAI-compatible /v1/chat/completions for the agent and the student", cmd_serve
     )
     p.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1)")
-    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--port", type=_number(int, 0, 65535), default=8000)
     p.add_argument(
-        "--max-concurrency", type=int, default=4, help="requests in flight; more get 429"
+        "--max-concurrency", type=_positive(int), default=4, help="requests in flight; more get 429"
     )
-    p.add_argument("--max-tokens-cap", type=int, default=2048)
-    p.add_argument("--max-request-bytes", type=int, default=1 << 20)
+    p.add_argument("--max-tokens-cap", type=_positive(int), default=2048)
+    p.add_argument("--max-request-bytes", type=_positive(int), default=1 << 20)
 
     p = sub.add_parser("doctor", help="check what the solver sandbox enforces on this machine")
     p.add_argument("--json", action="store_true", help="the whole report as JSON")
@@ -491,7 +507,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     from bench.cli import add_parser as add_bench
 
-    add_bench(sub, _positive)
+    add_bench(sub, _positive, _number(int, 0))
     return parser
 
 

@@ -8,22 +8,22 @@ from __future__ import annotations
 
 from typing import Any, Literal, Protocol
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import Field, field_validator
+
+from solvers.records import Record
 
 SCHEMA_VERSION = 1
 
 Status = Literal["ok", "unsat", "timeout", "error", "memory"]
 
 
-class SolverRequest(BaseModel):
+class SolverRequest(Record):
     """One program for one solver, with its limits.
 
     Example:
         >>> SolverRequest(solver="python", program="ans = 3 / 4").timeout_s
         5.0
     """
-
-    model_config = ConfigDict(extra="forbid")
 
     solver: str = Field(description="registered backend name: python, sympy, asp, prolog")
     program: str = Field(description="the program text, as the model wrote it")
@@ -48,16 +48,13 @@ class SolverRequest(BaseModel):
         return v
 
 
-class SolverResult(BaseModel):
+class SolverResult(Record):
     """What a solver made of a program.
 
     ``answer`` is JSON-able; exact values stay exact (a rational is ``"3/4"`` with
     ``answer_type="rational"``).
     """
 
-    model_config = ConfigDict(extra="forbid")
-
-    schema_version: int = SCHEMA_VERSION
     solver: str
     status: Status
     answer: Any = None

@@ -50,7 +50,7 @@ def test_verified_answer_comes_from_the_solver():
         config=AgentConfig(mode="pad", exemplars=0),
     )
     a = agent.ask("Janet's ducks lay 16 eggs...")
-    assert (a.answer, a.verified, a.failure) == (18.0, True, None)
+    assert (a.answer, a.grounded, a.failure) == (18.0, True, None)
     assert [s.node for s in a.steps] == ["formulate", "solve", "answer"]
     solve_step = a.steps[1]
     assert solve_step.result.status == "ok" and solve_step.program.startswith("eggs")
@@ -64,7 +64,7 @@ def test_solver_error_goes_back_for_repair():
         config=AgentConfig(mode="pad", exemplars=0, max_repairs=2),
     )
     a = agent.ask("What is four halved?")
-    assert (a.answer, a.verified, a.usage.repairs) == (2.0, True, 1)
+    assert (a.answer, a.grounded, a.usage.repairs) == (2.0, True, 1)
     repair = next(s for s in a.steps if s.node == "repair")
     assert "ZeroDivisionError" in repair.text
 
@@ -77,7 +77,7 @@ def test_fallback_is_unverified_when_every_program_fails():
         config=AgentConfig(mode="pad", exemplars=0, max_repairs=1),
     )
     a = agent.ask("What is 3 times 4?")
-    assert (a.answer, a.verified, a.failure) == (12.0, False, FailureClass.fallback_used)
+    assert (a.answer, a.grounded, a.failure) == (12.0, False, FailureClass.fallback_used)
 
 
 def test_vote_takes_the_majority_of_solver_answers():
@@ -86,7 +86,7 @@ def test_vote_takes_the_majority_of_solver_answers():
         config=AgentConfig(mode="pad", exemplars=0, vote_k=3),
     )
     a = agent.ask("Two plus three?")
-    assert a.answer == 5.0 and a.verified
+    assert a.answer == 5.0 and a.grounded
     assert a.steps[-1].text == "5.0 (2/3 votes)"
 
 
@@ -94,7 +94,7 @@ def test_asp_mode_reasons_with_the_kinship_library():
     facts = 'rel("Ann", father, "Bob").\nrel("Bob", sister, "Cara").\nquery("Ann", "Cara").\n'
     agent = Agent(Scripted([facts]), config=AgentConfig(task="kinship", exemplars=0))
     a = agent.ask("[Ann]'s father [Bob] has a sister [Cara]. How is Cara related to Ann?")
-    assert (a.answer, a.verified, a.trace.mode) == ("aunt", True, "asp")
+    assert (a.answer, a.grounded, a.trace.mode) == ("aunt", True, "asp")
 
 
 def test_garbage_from_a_real_tiny_model_ends_in_a_graceful_answer(tiny):
@@ -105,7 +105,7 @@ def test_garbage_from_a_real_tiny_model_ends_in_a_graceful_answer(tiny):
         ),
     )
     a = agent.ask("What is 2 + 3?")
-    assert a.verified is False and a.failure in (
+    assert a.grounded is False and a.failure in (
         FailureClass.fallback_used,
         FailureClass.solver_error,
     )
@@ -181,7 +181,7 @@ def test_interrupted_run_resumes_without_redoing_steps(tmp_path):
     assert student.calls == 1
     agent.graph = agent.graph.builder.compile(checkpointer=agent.checkpointer)
     a = agent.resume("t1")
-    assert (a.answer, a.verified) == (7.0, True)
+    assert (a.answer, a.grounded) == (7.0, True)
     assert student.calls == 1  # formulate was not run again
 
 

@@ -60,7 +60,7 @@ def test_agent_completion_carries_the_answer_record(client):
         model="nesy-agent", messages=[{"role": "user", "content": "What is 2+2?"}]
     )
     extra = r.model_extra["nesy"]
-    assert extra["verified"] is False and "unverified" in r.choices[0].message.content
+    assert extra["grounded"] is False and "not grounded" in r.choices[0].message.content
 
 
 def test_streaming(client):

@@ -232,7 +232,7 @@ def test_contamination_guard_refuses_then_marks(tiny_model_dir, tmp_path, result
     card = ModelCard(
         base_model="tiny",
         train_item_ids=["gsm8k/gsm8k-test-1"],
-        train_files=[{"file": "gsm8k/test.jsonl", "sha256": "ab" * 32}],
+        train_files=[{"path": "gsm8k/test.jsonl", "sha256": "ab" * 32}],
     )
     (model / "model_card.json").write_text(card.model_dump_json())
     argv = [

@@ -78,3 +78,21 @@ def test_solve_does_not_import_torch():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.stdout.strip().endswith("False")
+
+
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (["serve", "--port", "99999"], "argument --port: must be <= 65535, got 99999"),
+        (["serve", "--max-concurrency", "0"], "argument --max-concurrency: must be > 0"),
+        (["ask", "--max-repairs", "-1", "q"], "argument --max-repairs: must be >= 0, got -1"),
+        (["kb", "search", "-k", "0", "x"], "argument -k: must be > 0, got 0"),
+        (["kb", "import", "--threshold", "2", "f"], "argument --threshold: must be <= 1"),
+        (["solve", "--models", "-3", "f.py"], "argument --models: must be >= 0, got -3"),
+        (["bench", "run", "gsm8k", "--num-fewshot", "x"], "expected a number, got 'x'"),
+    ],
+)
+def test_numeric_flags_are_checked_with_a_clear_error(args, message):
+    out = nesy(*args)
+    assert out.returncode == 2
+    assert message in out.stderr and "Traceback" not in out.stderr

@@ -20,7 +20,7 @@ def test_ask_json_with_a_tiny_model(tiny_model_dir):
     )
     assert out.returncode == 0, out.stderr
     answer = json.loads(out.stdout)
-    assert answer["verified"] is False and answer["trace"]["mode"] == "direct"
+    assert answer["grounded"] is False and answer["trace"]["mode"] == "direct"
 
 
 def test_ask_shows_steps(tiny_model_dir):
@@ -38,7 +38,14 @@ def test_ask_shows_steps(tiny_model_dir):
         "What is 1 + 1?",
     )
     assert out.returncode == 0, out.stderr
-    assert "python:" in out.stdout and "answer:" in out.stdout
+    lines = [line.strip() for line in out.stdout.splitlines()]
+    # Every step is shown, in order: the program, the solver's verdict on it, the answer.
+    program = lines.index("program")
+    solved = next(i for i, line in enumerate(lines) if line.startswith("python: "))
+    answer = next(i for i, line in enumerate(lines) if line.startswith("answer:"))
+    assert program < solved < answer
+    assert lines[solved].split()[1] in ("ok", "error", "timeout", "memory", "unsat")
+    assert "grounded" in lines[answer]
 
 
 def test_ask_bad_spec_and_empty_question():
