@@ -18,11 +18,12 @@ import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from agent.batching import BatchingStudent
 from agent.graph import AgentConfig, State, build_graph
-from agent.records import Answer, FailureClass, Step, Trace, Usage
+from agent.normalize import AnswerType, matches
+from agent.records import Answer, Attempt, FailureClass, Step, Trace, Usage
 from solvers import SolverResult
 
 MAX_QUESTION_CHARS = 20_000
@@ -145,7 +146,14 @@ class Agent:
             "configurable": {"thread_id": thread_id or uuid.uuid4().hex},
         }
 
-    def ask(self, question: str, task: str | None = None, thread_id: str | None = None) -> Answer:
+    def ask(
+        self,
+        question: str,
+        task: str | None = None,
+        thread_id: str | None = None,
+        item_id: str = "",
+        gold: Any = None,
+    ) -> Answer:
         """Answer one question; ``grounded`` is True only when a solver computed the answer
         from a program the student wrote (it says nothing about correctness)."""
         from langgraph.errors import GraphRecursionError
@@ -160,7 +168,7 @@ class Agent:
                 f"the reasoning graph exceeded {self.config.recursion_limit} steps for this "
                 "question; raise AgentConfig.recursion_limit or lower max_repairs"
             ) from None
-        return self._answer(final)
+        return self._answer(final, item_id, gold)
 
     def resume(self, thread_id: str) -> Answer:
         """Finish an interrupted run from its last checkpoint, skipping finished steps."""
@@ -173,13 +181,21 @@ class Agent:
         return await asyncio.to_thread(self.ask, question, task)
 
     def ask_many(
-        self, questions: list[str], task: str | None = None, max_concurrency: int = 16
+        self,
+        questions: list[str],
+        task: str | None = None,
+        max_concurrency: int = 16,
+        item_ids: list[str] | None = None,
+        golds: list[Any] | None = None,
     ) -> list[Answer]:
-        """Answer many questions, batching generation across them (the throughput path)."""
+        """Answer many questions, batching generation across them (the throughput path).
+        With ``golds``, each trace's ``verified`` and verdict come from ``agent.verify``."""
         inputs = [self._input(q, task) for q in questions]
         configs = [{**self._run_config(None), "max_concurrency": max_concurrency} for _ in inputs]
         finals = self.graph.batch(inputs, configs, durability=self._durability)
-        return [self._answer(f) for f in finals]
+        ids = item_ids or [""] * len(finals)
+        gold = golds or [None] * len(finals)
+        return [self._answer(f, i, g) for f, i, g in zip(finals, ids, gold, strict=True)]
 
     def stream(
         self, question: str, task: str | None = None, thread_id: str | None = None
@@ -194,7 +210,7 @@ class Agent:
         ):
             for node, delta in update.items():
                 for key, value in (delta or {}).items():
-                    if key in ("steps", "raw_outputs"):
+                    if key in ("steps", "raw_outputs", "attempts"):
                         merged[key] = merged.get(key, []) + value
                     elif key in ("prompt_tokens", "completion_tokens"):
                         merged[key] = merged.get(key, 0) + value
@@ -224,13 +240,26 @@ class Agent:
 
     # --- records -----------------------------------------------------------------------------
 
-    def _answer(self, final: dict[str, Any]) -> Answer:
+    def _answer(self, final: dict[str, Any], item_id: str = "", gold: Any = None) -> Answer:
         steps = [Step.model_validate(s) for s in final.get("steps", [])]
         results = [SolverResult.model_validate(r) for r in final.get("results", [])]
         failure = final.get("failure")
+        grounded = bool(final.get("grounded"))
+        verified: bool | None = None
+        verdict: Literal["accepted", "rejected", "unknown"] = "unknown"
+        reason = FailureClass(failure) if failure else None
+        if gold is not None:  # training's question, answered by the one comparison
+            answer_type: AnswerType = final.get("answer_type") or "number"
+            verified = grounded and matches(final.get("answer"), gold, answer_type)
+            verdict = "accepted" if verified else "rejected"
+            if not verified and reason is None:
+                reason = FailureClass.wrong_answer
         trace = Trace(
             task=final.get("task", ""),
+            item_id=item_id,
+            gold=gold,
             question=final["question"],
+            attempts=[Attempt.model_validate(a) for a in final.get("attempts", [])],
             model=self.student.name,
             prompt_id=final.get("prompt_id", ""),
             mode=final.get("mode", ""),
@@ -239,8 +268,10 @@ class Agent:
             sub_questions=final.get("sub_questions", []),
             results=results,
             answer=final.get("answer"),
-            grounded=bool(final.get("grounded")),
-            rejection_reason=FailureClass(failure) if failure else None,
+            grounded=grounded,
+            verified=verified,
+            verdict=verdict,
+            rejection_reason=reason,
         )
         usage = Usage(
             prompt_tokens=final.get("prompt_tokens", 0),

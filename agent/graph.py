@@ -15,50 +15,23 @@ Each node is a function ``state -> partial state``; ``build_graph`` compiles the
 
 from __future__ import annotations
 
-import ast
-import collections
-import functools
 import operator
-import re
 import time
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Annotated, Any, Literal, TypedDict
 
-from agent import prompts
-from agent.modes import MODES
-from agent.normalize import AnswerType, normalize
+from agent import render, verify
+from agent.modes import MODE_SPECS, MODES, TASK_ANSWER_TYPES, TASK_MODES, ModeSpec, rule_library
+from agent.normalize import normalize
 from agent.records import FailureClass, Step
-from solvers import SolverRequest, SolverResult, solve
+from agent.render import extract_program, syntax_ok
+from solvers import SolverResult, solve
 
 Mode = Literal["auto", "pad", "socratic", "asp", "spatial", "prolog", "direct"]
-RULES = Path(__file__).with_name("rules")
-_FENCE = re.compile(r"```[a-zA-Z]*\n(.*?)(?:```|$)", re.S)
-
-
-@dataclass(frozen=True)
-class ModeSpec:
-    template: str
-    solver: str | None
-    language: str  # of the fenced block
-    rules: str | None = None
-    answer_type: AnswerType = "number"
-
-
-MODE_SPECS: dict[str, ModeSpec] = {
-    "pad": ModeSpec("pad", "python", "python"),
-    "socratic": ModeSpec("pad", "python", "python"),
-    "asp": ModeSpec("asp_kinship", "asp", "prolog", rules="kinship.lp", answer_type="label"),
-    "spatial": ModeSpec("asp_spatial", "asp", "prolog", rules="spatial.lp", answer_type="label"),
-    "prolog": ModeSpec("prolog", "prolog", "prolog", answer_type="label"),
-    "direct": ModeSpec("direct", None, "", answer_type="number"),
-}
-TASK_MODES = {"math": "pad", "kinship": "asp", "deductive": "prolog", "spatial": "spatial"}
-# What a direct (or fallback) answer is read as, by task type; a solver mode's own type wins.
-TASK_ANSWER_TYPES: dict[str, AnswerType] = {
-    "math": "number", "kinship": "label", "deductive": "label", "spatial": "label",
-    "fol": "label", "yesno": "yesno",
-}  # fmt: skip
+__all__ = [
+    "MODE_SPECS", "MODES", "TASK_ANSWER_TYPES", "TASK_MODES", "AgentConfig", "ModeSpec",
+    "build_graph", "extract_program", "rule_library", "syntax_ok",
+]  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -104,27 +77,7 @@ class State(TypedDict, total=False):
     grounded: bool
     failure: str | None
     prompt_id: str
-
-
-@functools.lru_cache(maxsize=16)
-def rule_library(name: str) -> str:
-    return (RULES / name).read_text()
-
-
-def extract_program(text: str, language: str) -> str:
-    """The first fenced block, else the whole reply (small models often drop the fence)."""
-    blocks = _FENCE.findall(text)
-    return (blocks[0] if blocks else text).strip() + "\n"
-
-
-def syntax_ok(program: str, language: str) -> bool:
-    if language == "python":
-        try:
-            ast.parse(program)
-        except (SyntaxError, ValueError):
-            return False
-        return True
-    return program.strip().endswith(".")  # Prolog/ASP clauses end with a full stop
+    attempts: Annotated[list[dict[str, Any]], operator.add]
 
 
 def _step(node: str, t0: float, **kw: Any) -> dict[str, Any]:
@@ -155,10 +108,8 @@ def build_graph(
         if language and getattr(student, "prefill", True):
             # Prefill the opening fence and stop at the closing one: the reply is the
             # program alone, and no tokens go to prose after it.
-            messages = [
-                [*m, {"role": "assistant", "content": f"```{language}\n"}] for m in messages
-            ]
-            stop = ["```"]
+            messages = [render.with_prefill(m, language) for m in messages]
+            stop = render.STOP
         return list(
             student.generate(
                 messages * n if n > 1 else messages,
@@ -169,26 +120,36 @@ def build_graph(
             )
         )
 
+    def attempt(node: str, prompt_id: str, messages: Any, raw: str, program: Any = None) -> dict:
+        """One model call, losslessly: what it was shown, what it wrote, what was kept."""
+        return {
+            "node": node,
+            "prompt_id": prompt_id,
+            "messages": messages,
+            "raw_output": raw,
+            "program": program,
+        }
+
     def retrieve(state: State) -> State:
         t0 = time.perf_counter()
         spec = MODE_SPECS[state["mode"]]
         if kb is None or cfg.exemplars < 1 or spec.solver is None:
             return {"exemplars": ""}
         hits = kb.search(state["question"], mode="hybrid", k=cfg.exemplars, kinds=["exemplar"])
-        shots = "".join(
-            f"Question: {h.item.text}\n```{spec.language}\n{h.item.program.strip()}\n```\n\n"
-            for h in hits
-        )
+        shots = render.exemplar_block((h.item for h in hits), spec.language)
         return {"exemplars": shots, "steps": [_step("retrieve", t0, text=f"{len(hits)} exemplars")]}
 
     def decompose(state: State) -> State:
         t0 = time.perf_counter()
-        tpl = prompts.load("socratic")
-        (g,) = generate([tpl.messages(question=state["question"], exemplars="")])
+        messages = render.decompose_messages(state["question"])
+        (g,) = generate([messages])
         subs = [s.strip()[2:].strip() for s in g.text.splitlines() if s.strip().startswith("Q:")]
         return {
             "sub_questions": subs,
             "raw_outputs": [g.text],
+            "attempts": [
+                attempt("decompose", render.template_id("pad", "decompose"), messages, g.text)
+            ],
             "prompt_tokens": g.prompt_tokens,
             "completion_tokens": g.completion_tokens,
             "steps": [_step("decompose", t0, text="\n".join(subs))],
@@ -196,12 +157,12 @@ def build_graph(
 
     def formulate(state: State) -> State:
         t0 = time.perf_counter()
-        spec = MODE_SPECS[state["mode"]]
-        tpl = prompts.load(spec.template)
-        question = state["question"]
-        if state.get("sub_questions"):
-            question += "\nSub-questions:\n" + "\n".join(f"- {q}" for q in state["sub_questions"])
-        messages = tpl.messages(question=question, exemplars=state.get("exemplars", ""))
+        mode = state["mode"]
+        spec = MODE_SPECS[mode]
+        prompt_id = render.template_id(mode)
+        messages = render.formulate_messages(
+            mode, state["question"], state.get("exemplars", ""), state.get("sub_questions") or ()
+        )
         k = max(1, cfg.vote_k)
         outs = generate(
             [messages],
@@ -210,7 +171,7 @@ def build_graph(
             seed=cfg.seed,
             language=spec.language,
         )
-        programs, raw = [], []
+        programs, raw, attempts = [], [], []
         ptok = sum(g.prompt_tokens for g in outs)
         ctok = sum(g.completion_tokens for g in outs)
         for i, g in enumerate(outs):
@@ -218,6 +179,7 @@ def build_graph(
             for retry in range(cfg.syntax_retries):  # syntax check with resampling
                 if syntax_ok(program, spec.language):
                     break
+                attempts.append(attempt("formulate", prompt_id, messages, text, program))
                 (g,) = generate(
                     [messages],
                     temperature=0.8,
@@ -228,10 +190,12 @@ def build_graph(
                 ptok, ctok = ptok + g.prompt_tokens, ctok + g.completion_tokens
             programs.append(program)
             raw.append(text)
+            attempts.append(attempt("formulate", prompt_id, messages, text, program))
         return {
             "programs": programs,
             "raw_outputs": raw,
-            "prompt_id": tpl.id,
+            "attempts": attempts,
+            "prompt_id": prompt_id,
             "prompt_tokens": ptok,
             "completion_tokens": ctok,
             "steps": [_step("formulate", t0, program=p, solver=spec.solver) for p in programs],
@@ -240,24 +204,16 @@ def build_graph(
     def run_solver(state: State) -> State:
         t0 = time.perf_counter()
         spec = MODE_SPECS[state["mode"]]
-        assert spec.solver is not None
-        library = rule_library(spec.rules) if spec.rules else ""
-        results = []
-        for program in state["programs"]:
-            if spec.rules:  # the student wrote facts; the library does the reasoning
-                req = SolverRequest(
-                    solver=spec.solver,
-                    program=library,
-                    facts=program,
-                    timeout_s=cfg.solver_timeout_s,
-                )
-            else:
-                req = SolverRequest(
-                    solver=spec.solver, program=program, timeout_s=cfg.solver_timeout_s
-                )
-            results.append(solve(req))
+        results = [
+            solve(verify.request(state["mode"], p, cfg.solver_timeout_s)) for p in state["programs"]
+        ]
+        dumped = [r.model_dump(mode="json") for r in results]
         return {
-            "results": [r.model_dump(mode="json") for r in results],
+            "results": dumped,
+            "attempts": [
+                {"node": "solve", "program": p, "result": r}
+                for p, r in zip(state["programs"], dumped, strict=True)
+            ],
             "steps": [
                 _step(
                     "solve",
@@ -271,40 +227,59 @@ def build_graph(
             ],
         }
 
+    def usable(state: State) -> list[bool]:
+        answer_type = MODE_SPECS[state["mode"]].answer_type
+        return [
+            verify.answer_of(SolverResult(**r), answer_type) is not None for r in state["results"]
+        ]
+
     def after_solve(state: State) -> str:
-        if any(r["status"] == "ok" for r in state["results"]):
+        if any(usable(state)):
             return "answer"
         if state.get("repairs", 0) < cfg.max_repairs and budget_left(state):
             return "repair"
         return "fallback"
 
     def repair(state: State) -> State:
+        """Every program that gave no usable answer goes back with its solver's error, in
+        its language's repair template (one batched call); the others are kept."""
         t0 = time.perf_counter()
-        tpl = prompts.load("repair")
-        failed = next(r for r in state["results"] if r["status"] != "ok")
-        program = state["programs"][state["results"].index(failed)]
-        error = f"{failed['status']}: {failed['detail']}"[:600]
-        language = MODE_SPECS[state["mode"]].language
-        (g,) = generate(
-            [tpl.messages(question=state["question"], program=program.strip(), error=error)],
-            language=language,
-        )
-        fixed = extract_program(g.text, language)
+        mode = state["mode"]
+        language = MODE_SPECS[mode].language
+        prompt_id = render.template_id(mode, "repair")
+        programs = list(state["programs"])
+        todo = []
+        for i, (r, ok) in enumerate(zip(state["results"], usable(state), strict=True)):
+            if ok:
+                continue
+            result = SolverResult(**r)
+            why = result.detail if result.status != "ok" else verify.unusable(result)
+            error = f"{result.status}: {why}"[:600]
+            todo.append(
+                (i, error, render.repair_messages(mode, state["question"], programs[i], error))
+            )
+        outs = generate([m for _, _, m in todo], language=language)
+        attempts, steps, raw = [], [], []
+        number = state.get("repairs", 0) + 1
+        for (i, error, messages), g in zip(todo, outs, strict=True):
+            programs[i] = extract_program(g.text, language)
+            raw.append(g.text)
+            attempts.append(attempt("repair", prompt_id, messages, g.text, programs[i]))
+            steps.append(_step("repair", t0, program=programs[i], text=error, repair=number))
         return {
-            "programs": [fixed],
-            "raw_outputs": [g.text],
-            "repairs": state.get("repairs", 0) + 1,
-            "prompt_tokens": g.prompt_tokens,
-            "completion_tokens": g.completion_tokens,
-            "steps": [
-                _step("repair", t0, program=fixed, text=error, repair=state.get("repairs", 0) + 1)
-            ],
+            "programs": programs,
+            "raw_outputs": raw,
+            "attempts": attempts,
+            "repairs": number,
+            "prompt_tokens": sum(g.prompt_tokens for g in outs),
+            "completion_tokens": sum(g.completion_tokens for g in outs),
+            "steps": steps,
         }
 
     def fallback(state: State) -> State:
         t0 = time.perf_counter()
-        tpl = prompts.load("direct")
-        (g,) = generate([tpl.messages(question=state["question"], exemplars="")])
+        messages = render.direct_messages(state["question"])
+        (g,) = generate([messages])
         text = g.text.rsplit("Answer:", 1)[-1].strip()
         spec = MODE_SPECS[state["mode"]]
         answer_type = (
@@ -320,13 +295,15 @@ def build_graph(
             if any(r["status"] == "timeout" for r in results)
             else FailureClass.fallback_used
         )
+        direct_id = render.template_id(state["mode"], "direct")
         return {
             "answer": normalize(text, answer_type),
             "answer_type": answer_type,
             "grounded": False,
             "failure": failure.value if failure else None,
             "raw_outputs": [g.text],
-            "prompt_id": state.get("prompt_id") or tpl.id,
+            "attempts": [attempt("fallback", direct_id, messages, g.text)],
+            "prompt_id": state.get("prompt_id") or direct_id,
             "prompt_tokens": g.prompt_tokens,
             "completion_tokens": g.completion_tokens,
             "steps": [_step("fallback", t0, text=text)],
@@ -335,13 +312,9 @@ def build_graph(
     def answer(state: State) -> State:
         t0 = time.perf_counter()
         spec = MODE_SPECS[state["mode"]]
-        values = [
-            _solver_answer(SolverResult(**r), spec.answer_type)
-            for r in state["results"]
-            if r["status"] == "ok"
-        ]
-        values = [v for v in values if v is not None]
-        if not values:
+        results = [SolverResult(**r) for r in state["results"]]
+        v = verify.judge(results, spec.answer_type, programs=state["programs"])
+        if not v.grounded:
             return {
                 "answer": None,
                 "answer_type": spec.answer_type,
@@ -349,13 +322,13 @@ def build_graph(
                 "failure": FailureClass.solver_error.value,
                 "steps": [_step("answer", t0, text="no usable solver answer")],
             }
-        best, votes = collections.Counter(values).most_common(1)[0]
+        usable_n = sum(1 for r in results if verify.answer_of(r, spec.answer_type) is not None)
         return {
-            "answer": best,
+            "answer": v.answer,
             "answer_type": spec.answer_type,
             "grounded": True,
             "failure": None,
-            "steps": [_step("answer", t0, text=f"{best} ({votes}/{len(values)} votes)")],
+            "steps": [_step("answer", t0, text=f"{v.answer} ({v.votes}/{usable_n} votes)")],
         }
 
     g = StateGraph(State)
@@ -388,17 +361,3 @@ def build_graph(
     g.add_edge("fallback", END)
     g.add_edge("answer", END)
     return g.compile(checkpointer=checkpointer)
-
-
-def _solver_answer(result: SolverResult, answer_type: AnswerType) -> Any:
-    value = result.answer
-    if result.solver == "asp" and isinstance(value, list) and value:
-        atoms = [a for a in value[0] if a.startswith("answer(")]
-        if len(atoms) != 1:
-            return None
-        value = atoms[0][len("answer(") : -1]
-    if isinstance(value, list):  # several solutions (prolog) or roots: not one answer
-        return None
-    if answer_type == "label" and isinstance(value, str):
-        value = value.replace("_", "-")
-    return normalize(value, answer_type)

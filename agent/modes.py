@@ -1,3 +1,63 @@
-"""The agent's modes, importable without the graph (the CLI's flag parsers use them)."""
+"""The agent's modes, importable without the graph (the CLI's flag parsers use them).
+
+A mode names the prompt template the student formulates with, the solver that runs what it
+writes, the fenced language of its reply, an optional rule library (the student writes
+facts, the library reasons), the repair template and the answer type.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from pathlib import Path
+
+from agent.normalize import AnswerType
 
 MODES: tuple[str, ...] = ("auto", "pad", "socratic", "asp", "spatial", "prolog", "direct")
+RULES = Path(__file__).with_name("rules")
+
+
+@dataclass(frozen=True)
+class ModeSpec:
+    template: str
+    solver: str | None
+    language: str  # of the fenced block
+    rules: str | None = None
+    answer_type: AnswerType = "number"
+    repair: str = "repair_python"
+
+
+MODE_SPECS: dict[str, ModeSpec] = {
+    "pad": ModeSpec("pad", "python", "python"),
+    "socratic": ModeSpec("pad", "python", "python"),
+    "asp": ModeSpec(
+        "asp_kinship", "asp", "prolog", rules="kinship.lp", answer_type="label", repair="repair_asp"
+    ),
+    "spatial": ModeSpec(
+        "asp_spatial", "asp", "prolog", rules="spatial.lp", answer_type="label", repair="repair_asp"
+    ),
+    "prolog": ModeSpec("prolog", "prolog", "prolog", answer_type="label", repair="repair_prolog"),
+    "direct": ModeSpec("direct", None, "", answer_type="number"),
+    # Logic-LM's ProofWriter/ProntoQA programs as facts for proofwriter.lp. Verification and
+    # replay use it; the student gets a template for it with training (not a CLI mode yet).
+    "deductive": ModeSpec(
+        "deductive",
+        "asp",
+        "prolog",
+        rules="proofwriter.lp",
+        answer_type="label",
+        repair="repair_asp",
+    ),
+}
+TASK_MODES = {"math": "pad", "kinship": "asp", "deductive": "prolog", "spatial": "spatial"}
+# What a direct (or fallback) answer is read as, by task type; a solver mode's own type wins.
+TASK_ANSWER_TYPES: dict[str, AnswerType] = {
+    "math": "number", "kinship": "label", "deductive": "label", "spatial": "label",
+    "fol": "label", "yesno": "yesno",
+}  # fmt: skip
+
+
+@functools.lru_cache(maxsize=16)
+def rule_library(name: str) -> str:
+    """A rule library shipped in ``agent/rules/`` (kinship.lp, spatial.lp, proofwriter.lp)."""
+    return (RULES / name).read_text()

@@ -49,6 +49,19 @@ class Step(Record):
     seconds: float = 0.0
 
 
+class Attempt(Record):
+    """One step of a run, losslessly: a model call (its node, the rendered messages, the raw
+    output and the program kept from it) or a solver call (the program and its result).
+    SFT examples, rejection sampling and preference pairs are built from these."""
+
+    node: str
+    prompt_id: str = ""
+    messages: list[dict[str, str]] | None = None
+    raw_output: str = ""
+    program: str | None = None
+    result: SolverResult | None = None
+
+
 class Trace(Record):
     """A run, as training reads it. ``to_jsonl`` / ``from_jsonl`` round-trip exactly.
 
@@ -66,6 +79,7 @@ class Trace(Record):
     model: str = Field("", description="teacher or student id (spec or model hash)")
     prompt_id: str = Field("", description="template name@version the prompt came from")
     mode: str = ""
+    attempts: list[Attempt] = Field(default_factory=list, description="every step, in order")
     raw_outputs: list[str] = Field(default_factory=list)
     programs: list[str] = Field(default_factory=list)
     sub_questions: list[str] = Field(default_factory=list)

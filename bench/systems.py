@@ -10,7 +10,6 @@
 
 from __future__ import annotations
 
-import collections
 import json
 import random
 import re
@@ -20,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from agent.records import FailureClass, ModelCard
+from agent.verify import vote
 from bench.tasks import Item, Task
 from bench.tasks.base import jsonl_rows
 
@@ -98,16 +98,6 @@ def parse_gen_kwargs(text: str | None) -> dict[str, Any]:
             pass
         out["max_new_tokens" if key.strip() == "max_gen_toks" else key.strip()] = v
     return out
-
-
-def majority(answers: list[Any]) -> Any:
-    """The most common non-empty answer (first seen wins ties), as PAL/PoT's maj@k."""
-    keyed = [(json.dumps(a, sort_keys=True, default=str), a) for a in answers if a is not None]
-    if not keyed:
-        return None
-    counts = collections.Counter(k for k, _ in keyed)
-    best = max(counts.values())
-    return next(a for k, a in keyed if counts[k] == best)
 
 
 # --- agent ------------------------------------------------------------------------------------
@@ -238,7 +228,7 @@ class DirectSystem:
         out = []
         for item_samples, prompt in zip(samples, prompts, strict=True):
             texts = [g[0] for g in item_samples]
-            answer = majority([task.extract(t) for t in texts])
+            answer, _ = vote([task.extract(t) for t in texts])
             out.append(
                 Prediction(
                     answer=answer,
@@ -346,48 +336,23 @@ class ReplaySystem:
         return pred
 
     def _score(self, task: Task, item: Item, row: dict[str, Any]) -> Prediction:
-        from solvers import SolverRequest, solve
+        """Re-execute the recorded output through the one verifier (``agent.verify``)."""
+        from agent import verify
+        from agent.logiclm import ConversionError
 
         if "program" in row:  # PoT / PAL Python
-            programs = row["program"] if isinstance(row["program"], list) else [row["program"]]
-            programs = programs[: max(1, self.opts.maj_k)]
-            results = [solve(SolverRequest(solver="python", program=p)) for p in programs]
-            answers = [r.answer if r.ok else None for r in results]
-            return self._from_results(results, majority(answers), programs)
+            programs = verify.pot_programs(row)[: max(1, self.opts.maj_k)]
+            return self._from_verdict(verify.run("pad", programs))
         if "raw_logic_programs" in row:  # Logic-LM
-            from agent.graph import rule_library
-            from agent.logiclm import ConversionError, to_asp
-
+            closed = "unknown" not in task.labels
             try:
-                facts = to_asp(row["raw_logic_programs"][0])
+                facts = verify.logiclm_facts(row["raw_logic_programs"][0], closed_world=closed)
             except ConversionError as exc:
                 raise ValueError(f"unconvertible logic program: {exc}") from None
-            if "unknown" not in task.labels:
-                facts += "closed_world.\n"
-            r = solve(
-                SolverRequest(solver="asp", program=rule_library("proofwriter.lp"), facts=facts)
-            )
-            answer = _atom_arg(r.answer) if r.ok else None
-            return self._from_results([r], answer, [facts])
+            return self._from_verdict(verify.run("deductive", [facts]))
         if task.name == "clutrr" and isinstance(row.get("output"), str):  # LLM+ASP facts
-            from agent.graph import rule_library
-            from kb.export import asp_term
-
-            a, b = item.meta["query"]
-            lines = [
-                f"rel({asp_term(x)}, {_singular(r.replace('-', '_'))}, {asp_term(y)})."
-                for r, x, y in re.findall(
-                    r'([a-z_-]+)\(\s*"([^"]+)"\s*,\s*"([^"]+)"\s*\)', row["output"]
-                )
-            ]
-            lines.append(f"query({asp_term(a)}, {asp_term(b)}).")
-            program = "\n".join(lines) + "\n"
-            r = solve(
-                SolverRequest(solver="asp", program=rule_library("kinship.lp"), facts=program)
-            )
-            answer = _atom_arg(r.answer)
-            answer = answer.replace("_", "-") if answer else None
-            return self._from_results([r], answer, [program])
+            facts = verify.llm_asp_facts(row["output"], item.meta["query"])
+            return self._from_verdict(verify.run("asp", [facts]))
         if isinstance(row.get("output"), str):  # a direct answer
             answer = task.extract(row["output"])
             return Prediction(
@@ -397,36 +362,13 @@ class ReplaySystem:
         raise ValueError("record has no program, logic program or output")
 
     @staticmethod
-    def _from_results(results: list[Any], answer: Any, programs: list[str]) -> Prediction:
-        failure = None
-        if answer is None:
-            statuses = {r.status for r in results}
-            failure = FailureClass.timeout if statuses == {"timeout"} else FailureClass.solver_error
+    def _from_verdict(v: Any) -> Prediction:
         return Prediction(
-            answer, grounded=answer is not None, failure=failure, prompts=[],
-            outputs=programs,
-        )  # fmt: skip
+            v.answer, grounded=v.grounded, failure=v.failure, prompts=[], outputs=v.programs
+        )
 
     def close(self) -> None:
         pass
-
-
-def _singular(relation: str) -> str:
-    """``grandsons`` -> ``grandson``: teachers sometimes pluralise a predicate."""
-    return relation[:-1] if relation.endswith("s") and not relation.endswith("ss") else relation
-
-
-def _atom_arg(answer: Any) -> str | None:
-    """``[["answer(true)"]]`` (the first model's atoms) -> ``"true"``."""
-    try:
-        atoms = answer[0]
-    except (TypeError, IndexError):
-        return None
-    for atom in atoms:
-        m = re.fullmatch(r"answer\((.+)\)", str(atom))
-        if m:
-            return m.group(1).strip('"')
-    return None
 
 
 # --- model cards ----------------------------------------------------------------------------

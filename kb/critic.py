@@ -2,40 +2,23 @@
 
 Symbolic Knowledge Distillation keeps only what a critic accepts. The first critic here
 embeds an item with the packaged MiniLM and scores it with logistic regression
-(scikit-learn), trained on accepted and rejected examples. Its initial labels come from
-re-executing real teacher programs with the solvers: a program is accepted when its
-*executed* answer matches the gold answer (the files' own correctness flags are not used).
+(scikit-learn), trained on accepted and rejected examples. Its labels come from
+re-executing real teacher programs with the one verifier (``training.critic_labels``, an
+offline builder); this module loads, fits and scores.
 
-Default training files (under the shared data folder), and why:
-- ``teacher_traces/pal_aqua_codex_outputs.jsonl``: PAL programs for AQuA, not one of our
-  evaluation sets;
-- ``teacher_traces/pot_codex_svamp_fewshot.jsonl``: PoT programs for SVAMP. SVAMP is
-  EVAL ONLY, so the card lists the file: a critic trained on it must not filter data for
-  an evaluation on SVAMP (the bench's contamination guard reads ``card["train_files"]``).
-The GSM8K-test PoT programs are deliberately left out: GSM8K test is our headline eval.
-
-    python -m kb.critic --data ../shared/data --out ~/.cache/nesy/critic   # train + save
+    python -m training.critic_labels --data ../shared/data --out ~/.cache/nesy/critic
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
-import math
 import pickle
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from fractions import Fraction
 from pathlib import Path
 from typing import Any, Protocol
 
 from kb.models import KnowledgeItem
-
-DEFAULT_FILES = (
-    "teacher_traces/pal_aqua_codex_outputs.jsonl",
-    "teacher_traces/pot_codex_svamp_fewshot.jsonl",
-)
 
 
 class Critic(Protocol):
@@ -137,128 +120,3 @@ class EmbeddingCritic:
 
 
 # --- labels from re-executed teacher programs ------------------------------------------------
-
-
-def _number(text: str) -> float | None:
-    text = text.replace(",", "").replace("$", "").strip()
-    m = re.search(r"-?\d+(?:\.\d+)?(?:\s*/\s*\d+(?:\.\d+)?)?", text)
-    if not m:
-        return None
-    try:
-        value = float(Fraction(m.group(0).replace(" ", "")))
-    except (ValueError, ZeroDivisionError):
-        return None
-    return value / 100 if "%" in text[m.end() : m.end() + 2] else value
-
-
-def _choices(question: str) -> dict[str, str]:
-    tail = question.rsplit("Answer Choices:", 1)[-1]
-    tail = tail.split("# solution", 1)[0].split('"""', 1)[0]
-    return {
-        m.group(1): m.group(2).strip()
-        for m in re.finditer(r"\(([a-e])\)\s*(.*?)(?=\([a-e]\)|$)", tail, re.S)
-    }
-
-
-def pal_program(record: dict[str, Any]) -> tuple[str, str]:
-    """(question, program) of a PAL AQuA record: the last prompt question and its solution()."""
-    prompt = record["question"]
-    question = prompt.rsplit("Question:", 1)[-1].split("# solution", 1)[0].strip()
-    text = prompt.rsplit("# solution using Python:", 1)[-1] + record["generated_answer"]
-    start = text.find("def solution():")
-    body = text[start:] if start >= 0 else text
-    cut = min(
-        (
-            i
-            for i in (body.find("\n\n\n"), body.find("\nQuestion:"), body.find("\n# Question"))
-            if i > 0
-        ),
-        default=len(body),
-    )
-    return question, body[:cut].rstrip() + "\n"
-
-
-def choose(value: Any, choices: dict[str, str]) -> str | None:
-    """The option whose number is closest to ``value`` (PAL's AQuA scoring)."""
-    try:
-        v = float(Fraction(value)) if isinstance(value, str) else float(value)
-    except (TypeError, ValueError, ZeroDivisionError):
-        return None
-    best, best_d = None, math.inf
-    for letter, text in choices.items():
-        n = _number(text)
-        if n is not None and abs(n - v) < best_d:
-            best, best_d = letter, abs(n - v)
-    return best
-
-
-def teacher_labels(
-    data: Path, files: Sequence[str] = DEFAULT_FILES, timeout_s: float = 2.0
-) -> tuple[list[Example], dict[str, Any]]:
-    """Re-execute teacher programs and label each one by its executed answer."""
-    from solvers import SolverRequest, solve
-
-    examples: list[Example] = []
-    for rel in files:
-        path = data / rel
-        rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-        for row in rows:
-            if "generated_answer" in row:  # PAL AQuA
-                question, program = pal_program(row)
-                r = solve(SolverRequest(solver="python", program=program, timeout_s=timeout_s))
-                gold = str(row["answer"]).strip("() ").lower()
-                ok = r.ok and choose(r.answer, _choices(row["question"])) == gold
-            else:  # PoT
-                question, program = row["question"], row["program"][0]
-                r = solve(SolverRequest(solver="python", program=program, timeout_s=timeout_s))
-                try:
-                    got = (
-                        float(Fraction(r.answer))
-                        if r.answer_type == "rational"
-                        else float(r.answer)
-                    )
-                    ok = r.ok and math.isclose(got, float(row["answer"]), rel_tol=1e-4)
-                except (TypeError, ValueError, ZeroDivisionError):
-                    ok = False
-            item = KnowledgeItem(kind="exemplar", text=question, program=program, domain="math")
-            examples.append(Example(critic_text(item), int(ok), rel))
-    card = {
-        "critic": "minilm+logreg",
-        "embed_model": "sentence-transformers/all-MiniLM-L6-v2",
-        "train_files": [
-            {"path": rel, "sha256": hashlib.sha256((data / rel).read_bytes()).hexdigest()}
-            for rel in files
-        ],
-        "labels": "re-executed with solvers.python; accepted = executed answer matches gold",
-        "n_examples": len(examples),
-    }
-    return examples, card
-
-
-def train(data: Path, out: Path, files: Sequence[str] = DEFAULT_FILES) -> EmbeddingCritic:
-    examples, card = teacher_labels(data, files)
-    critic = EmbeddingCritic(card=card)
-    critic.fit([e.text for e in examples], [e.label for e in examples])
-    critic.save(out)
-    return critic
-
-
-def main() -> None:
-    import argparse
-
-    p = argparse.ArgumentParser(description="Train the MiniLM + logistic-regression critic.")
-    p.add_argument("--data", type=Path, required=True, help="the shared data folder")
-    p.add_argument("--out", type=Path, required=True, help="directory to save the critic in")
-    p.add_argument(
-        "--files",
-        nargs="*",
-        default=list(DEFAULT_FILES),
-        help="teacher trace files relative to --data",
-    )
-    args = p.parse_args()
-    critic = train(args.data, args.out, args.files)
-    print(json.dumps(critic.card, indent=2))
-
-
-if __name__ == "__main__":
-    main()

@@ -199,3 +199,45 @@ def test_corrupted_checkpoint_file_is_a_clear_error(tmp_path):
     with pytest.raises(ValueError, match="checkpoint file .* is unusable"):
         Agent(Scripted(["ans = 1\n"]), config=AgentConfig(mode="pad"), checkpoint=bad)
     assert bad.read_bytes().startswith(b"this is not sqlite")  # nothing overwritten
+
+
+def test_an_unusable_ok_result_is_repaired_in_its_language():
+    """A Prolog answer that is a list is no answer: it goes back through the Prolog repair
+    template (not the Python one), and the repaired program answers."""
+    student = Scripted(["answer([a, b]).\n", "answer(a).\n"])
+    agent = Agent(student, config=AgentConfig(mode="prolog", exemplars=0, max_repairs=1))
+    a = agent.ask("Which one?")
+    assert (a.answer, a.grounded, a.usage.repairs) == ("a", True, 1)
+    repair = next(x for x in a.trace.attempts if x.node == "repair")
+    assert repair.prompt_id == "repair_prolog@v1"
+    assert (
+        "Prolog" in repair.messages[0]["content"]
+        and "must be one value" in repair.messages[-1]["content"]
+    )
+
+
+def test_repair_keeps_every_voted_program():
+    student = Scripted(["ans = 1 / 0\n", "ans = 2 / 0\n", "ans = 3\n", "ans = 3\n"])
+    agent = Agent(student, config=AgentConfig(mode="pad", exemplars=0, vote_k=2, max_repairs=1))
+    a = agent.ask("What is three?")
+    assert a.trace.programs == ["ans = 3\n", "ans = 3\n"]  # both repaired, none dropped
+    assert (a.answer, a.grounded) == (3.0, True)
+
+
+def test_the_trace_records_every_attempt():
+    agent = Agent(
+        Scripted(["ans = 1 / 0\n", "ans = 4 / 2\n"]),
+        config=AgentConfig(mode="pad", exemplars=0, max_repairs=1),
+    )
+    a = agent.ask("What is four halved?")
+    nodes = [(x.node, x.program) for x in a.trace.attempts]
+    assert nodes == [
+        ("formulate", "ans = 1 / 0\n"),
+        ("solve", "ans = 1 / 0\n"),
+        ("repair", "ans = 4 / 2\n"),
+        ("solve", "ans = 4 / 2\n"),
+    ]
+    first = a.trace.attempts[0]
+    assert first.prompt_id == "pad@v1" and first.messages[-1]["content"].endswith("halved?")
+    assert a.trace.attempts[1].result.status == "error"
+    assert a.trace.verdict == "unknown" and a.trace.verified is None  # no gold given

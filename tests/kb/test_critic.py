@@ -4,8 +4,10 @@ import json
 
 import pytest
 
+from agent.verify import choices as _choices
+from agent.verify import choose, pal_program
 from kb import KnowledgeItem
-from kb.critic import EmbeddingCritic, _choices, choose, pal_program
+from kb.critic import EmbeddingCritic
 
 
 def test_pal_program_is_cut_from_the_prompt_and_completion():

@@ -17,7 +17,9 @@ def test_shipped_exemplars_are_verified_programs():
 
 
 def test_solution_to_program():
-    program = shipped.solution_to_program(
+    from training.exemplars import solution_to_program
+
+    program = solution_to_program(
         "She sold 48/2 = <<48/2=24>>24 clips.\nIn all 48+24 = <<48+24=72>>72."
     )
     assert program.splitlines()[-3:] == ["# In all 48+24 = 72.", "step2 = 48+24", "ans = step2"]
