@@ -52,6 +52,11 @@ class BatchingStudent:
         if hasattr(self.student, "clear_interrupt"):
             self.student.clear_interrupt()
 
+    @property
+    def decode_steps(self) -> int:
+        """The wrapped student's decode steps so far (0 when it does not count them)."""
+        return int(getattr(self.student, "decode_steps", 0))
+
     def generate(self, prompts: list[Any], **kwargs: Any) -> list[Any]:
         request = _Request(list(prompts), kwargs)
         with self._lock:

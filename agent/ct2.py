@@ -156,7 +156,7 @@ class CT2Student(Interruptible):
             # True stops the decode. The callback must not hold `self`: CTranslate2 drops it
             # on a worker thread, and a last reference to the generator dropped there makes
             # the generator join its own thread (std::terminate, "Resource deadlock").
-            callback=lambda step, flag=self._interrupt: flag.is_set(),
+            callback=lambda step, flag=self._interrupt, n=self._steps: _step(flag, n),
         )
         out = []
         for prompt_ids, r in zip(ids, results, strict=True):
@@ -168,3 +168,9 @@ class CT2Student(Interruptible):
                 Generation(text, len(prompt_ids), len(new), "stop" if finished else "length")
             )
         return out
+
+
+def _step(flag: Any, steps: list[int]) -> bool:
+    """CTranslate2's per-step callback: count the step; True (interrupted) stops the decode."""
+    steps[0] += 1
+    return bool(flag.is_set())

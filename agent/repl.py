@@ -65,8 +65,13 @@ class Chat:
 
         threading.Thread(target=work, daemon=True).start()
         shown = 0
+        steps_before = getattr(student, "decode_steps", 0)
+        decoding = False
         try:
             while not done.wait(0.05) or shown < len(events):
+                if not decoding and getattr(student, "decode_steps", 0) > steps_before:
+                    decoding = True  # the model's first token is out: Ctrl-C now stops it
+                    self.console.print("[dim]decoding... (Ctrl-C cancels)[/]")
                 while shown < len(events):
                     self._show(events[shown])
                     shown += 1

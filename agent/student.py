@@ -194,6 +194,12 @@ class Interruptible:
 
     def __init__(self) -> None:
         self._interrupt = threading.Event()
+        self._steps = [0]  # decode steps taken (a list, so decode callbacks hold no `self`)
+
+    @property
+    def decode_steps(self) -> int:
+        """Decode steps taken so far, in any call: ``nesy chat`` shows that decoding began."""
+        return self._steps[0]
 
     def interrupt(self) -> None:
         self._interrupt.set()
@@ -260,10 +266,11 @@ class HFStudent(Interruptible):
         import torch
         from transformers import StoppingCriteria, StoppingCriteriaList
 
-        flag = self._interrupt
+        flag, steps = self._interrupt, self._steps
 
         class Interrupted(StoppingCriteria):
             def __call__(self, input_ids: Any, scores: Any, **kw: Any) -> Any:
+                steps[0] += 1
                 return torch.full((input_ids.shape[0],), flag.is_set(), dtype=torch.bool)
 
         return StoppingCriteriaList([Interrupted()])

@@ -1,10 +1,22 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pytest
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
+needs_shared = pytest.mark.skipif(not SHARED.exists(), reason="needs ../shared/data")
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """CI has ../shared beside the checkout: there, a test that needs it must not skip."""
+    if os.environ.get("CI", "").lower() in ("1", "true", "yes") and not SHARED.exists():
+        raise pytest.UsageError(
+            f"CI=true but {SHARED} is missing: the tests that need the shared data would "
+            "skip silently. Lay ../shared beside the checkout (or unset CI)."
+        )
 # Two workers per pool, whatever the machine, so pool-size assertions are stable.
 os.environ.setdefault("NESY_SOLVER_WORKERS", "2")
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import sys
-import time
 
 import pexpect
 import pytest
@@ -83,7 +82,7 @@ def test_commands_and_a_question(chat, tmp_path):
 @pytest.mark.parametrize("chat", [5000], indirect=True)  # a question that runs for seconds
 def test_ctrl_c_cancels_the_question_not_the_session(chat):
     chat.sendline("Tell me a long story about numbers.")
-    time.sleep(1.0)
+    chat.expect("decoding")  # after the model's first token: its decode is in flight
     chat.sendintr()
     chat.expect("cancelled")
     chat.expect(PROMPT)

@@ -10,9 +10,10 @@ import pytest
 
 from kb.export import asp_term
 from solvers import SolverRequest, solve
+from tests.conftest import SHARED, needs_shared
 
 RULES = Path(__file__).resolve().parents[2] / "agent" / "rules"
-CLUTRR = Path(__file__).resolve().parents[3] / "shared" / "data" / "clutrr"
+CLUTRR = SHARED / "clutrr"
 
 
 def kinship(facts: list[tuple[str, str, str]], query: tuple[str, str]) -> list[str]:
@@ -45,7 +46,7 @@ def _leaves(proof: list[dict]) -> list[tuple[str, str, str]]:
     return [e for d in proof for v in d.values() for e in v if e not in derived]
 
 
-@pytest.mark.skipif(not CLUTRR.exists(), reason="needs ../shared/data/clutrr")
+@needs_shared
 @pytest.mark.parametrize("split,floor", [("validation", 0.99), ("test", 0.98)])
 def test_kinship_library_on_clutrr_gold_proofs(split, floor):
     """CLUTRR's gold proof_state edges through the library: about 100%. The misses are
@@ -62,7 +63,7 @@ def test_kinship_library_on_clutrr_gold_proofs(split, floor):
 
 # --- ProofWriter / ProntoQA: open- and closed-world answers ------------------------------------
 
-TRACES = Path(__file__).resolve().parents[3] / "shared" / "data" / "teacher_traces"
+TRACES = SHARED / "teacher_traces"
 PROGRAM = """Predicates:
 Cold($x, bool) ::: Is x cold?
 Facts:
@@ -111,7 +112,7 @@ def test_malformed_logic_program_is_named():
         to_asp("Facts:\nCold(Bob, True)")
 
 
-@pytest.mark.skipif(not TRACES.exists(), reason="needs ../shared/data/teacher_traces")
+@needs_shared
 @pytest.mark.parametrize(
     "name,closed,floor", [("ProofWriter", False, 0.97), ("ProntoQA", True, 0.80)]
 )
@@ -139,7 +140,7 @@ def test_gpt4_logic_programs_replayed_through_the_library(name, closed, floor):
 
 # --- StepGame: 2-D spatial relations ---------------------------------------------------------
 
-STEPGAME = Path(__file__).resolve().parents[3] / "shared" / "data" / "stepgame"
+STEPGAME = SHARED / "stepgame"
 
 
 def spatial(facts: str) -> list[str]:
@@ -160,7 +161,7 @@ def test_spatial_chains_compose_and_read_both_directions():
     assert spatial('rel("A", overlap, "B"). query("A", "B").') == ["overlap"]
 
 
-@pytest.mark.skipif(not STEPGAME.exists(), reason="needs ../shared/data/stepgame")
+@needs_shared
 def test_spatial_library_on_stepgame_with_template_facts():
     """Oracle: sentence templates learned from the dev file's 1-hop items parse the EVAL ONLY
     test stories (k = 1..3) into facts; the library answers 97.5%. The rest is StepGame's own

@@ -3,18 +3,14 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
-
-import pytest
 
 from agent import verify
 from agent.api import Agent
 from agent.graph import AgentConfig
 from agent.student import Generation
+from tests.conftest import SHARED, needs_shared
 
-SHARED = Path(__file__).resolve().parents[3] / "shared" / "data"
 POT_SVAMP = "teacher_traces/pot_codex_svamp_fewshot.jsonl"
-needs_shared = pytest.mark.skipif(not SHARED.exists(), reason="needs ../shared/data")
 
 
 class Replies:

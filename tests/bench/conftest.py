@@ -1,11 +1,10 @@
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
-SHARED = Path(__file__).resolve().parents[3] / "shared" / "data"
-needs_shared = pytest.mark.skipif(not SHARED.exists(), reason="needs ../shared/data")
+from tests.conftest import SHARED, needs_shared
+
+__all__ = ["SHARED", "needs_shared"]
 
 
 @pytest.fixture

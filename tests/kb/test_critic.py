@@ -53,7 +53,8 @@ def trained(tmp_path_factory):
 
 def test_critic_learns_and_scores_in_unit_interval(trained):
     critic, metrics, _ = trained
-    assert metrics["n"] == 24 and 0 <= metrics["cv_auc"] <= 1
+    # The two classes differ in one obvious way: held-out folds must separate them.
+    assert metrics["n"] == 24 and metrics["cv_auc"] >= 0.9
     good = KnowledgeItem(kind="exemplar", text="Add 40 and 41.", program="ans = 40 + 41")
     bad = KnowledgeItem(kind="exemplar", text="Add 40 and 41.", program="ans = open('/etc/passwd')")
     s_good, s_bad = critic.score([good, bad])
