@@ -241,3 +241,32 @@ def test_the_trace_records_every_attempt():
     assert first.prompt_id == "pad@v1" and first.messages[-1]["content"].endswith("halved?")
     assert a.trace.attempts[1].result.status == "error"
     assert a.trace.verdict == "unknown" and a.trace.verified is None  # no gold given
+
+
+def test_socratic_path_decomposes_then_formulates_with_the_sub_questions():
+    student = Scripted(
+        ["Q: How many eggs are left?\nQ: How much money is that?\n", "ans = (16 - 7) * 2\n"]
+    )
+    agent = Agent(student, config=AgentConfig(mode="socratic", exemplars=0))
+    a = agent.ask("Janet's ducks lay 16 eggs; she uses 7. She sells the rest at $2. Earnings?")
+    assert [s.node for s in a.steps] == ["decompose", "formulate", "solve", "answer"]
+    assert a.trace.sub_questions == ["How many eggs are left?", "How much money is that?"]
+    formulate = next(x for x in a.trace.attempts if x.node == "formulate")
+    assert "Sub-questions:\n- How many eggs are left?" in formulate.messages[-1]["content"]
+    assert (a.answer, a.grounded) == (18.0, True)
+
+
+def test_spatial_path_solves_facts_with_the_rule_library():
+    student = Scripted(['rel("K", left, "L").\nquery("K", "L").\n'])
+    agent = Agent(student, config=AgentConfig(mode="spatial", exemplars=0))
+    a = agent.ask("K is to the left of L. What is the relation of the agent K to the agent L?")
+    assert (a.answer, a.grounded, a.trace.mode) == ("left", True, "spatial")
+    solve = next(x for x in a.trace.attempts if x.node == "solve")
+    assert solve.result.solver == "asp" and solve.result.status == "ok"
+
+
+def test_prolog_path_answers_from_its_query():
+    student = Scripted(["parent(tom, bob).\nanswer(X) :- parent(tom, X).\n"])
+    agent = Agent(student, config=AgentConfig(mode="prolog", exemplars=0))
+    a = agent.ask("Who is Tom's child?")
+    assert (a.answer, a.grounded, a.trace.mode) == ("bob", True, "prolog")
