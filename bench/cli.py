@@ -21,9 +21,7 @@ def _modes() -> tuple[str, ...]:
 def _results_dir(args: argparse.Namespace) -> str:
     if args.results:
         return str(args.results)
-    from nesy.config import load_config
-
-    return str(load_config().get("paths", {}).get("results", DEFAULT_RESULTS))
+    return str(getattr(args, "paths", {}).get("results", DEFAULT_RESULTS))
 
 
 def _fail(message: str, code: int = 2) -> int:
@@ -37,10 +35,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     from bench.systems import SystemError, parse_agent_args, parse_gen_kwargs
     from bench.tasks import TaskError
 
-    if args.data is None:
-        from nesy.config import load_config
-
-        args.data = load_config().get("paths", {}).get("data")
+    if args.data is None:  # nesy.toml's [paths] data, resolved by the CLI layer
+        args.data = getattr(args, "paths", {}).get("data")
     try:
         spec = RunSpec(
             tasks=args.tasks, system=args.system, data=args.data, limit=args.limit,

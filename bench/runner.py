@@ -19,6 +19,7 @@ from bench.records import BenchRecord, RunInfo
 from bench.results import Results, db_path
 from bench.systems import Options, Prediction, load_system
 from bench.tasks import BadLine, Item, Task, TaskError, get_task
+from solvers.files import sha256_file, weights_hash
 
 PACKAGES = ("nesy", "torch", "transformers", "peft", "langgraph", "clingo", "duckdb", "pyswip")
 
@@ -73,14 +74,6 @@ def parse_shard(text: str | None) -> tuple[int, int] | None:
     if not 0 <= i < n:
         raise BenchError(f"--shard {text!r}: i must be in 0..n-1")
     return i, n
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def load_items(
@@ -301,12 +294,7 @@ def model_hash(system: str, card: Any) -> str:
             return hashlib.sha256(manifest.read_bytes()).hexdigest()
         return ""
     path = Path(rest.split("+lora:")[0]).expanduser()
-    if path.is_dir():
-        h = hashlib.sha256()
-        for f in sorted(path.glob("*.safetensors")):
-            h.update(sha256_file(f).encode())
-        return h.hexdigest()
-    return ""
+    return weights_hash(path) if path.is_dir() else ""
 
 
 __all__ = ["BenchError", "RunSpec", "TaskError", "run"]

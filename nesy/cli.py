@@ -526,6 +526,14 @@ AGENT_DEFAULTS: dict[str, Any] = {
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command == "bench":  # resolved here: lower layers never import nesy.config
+        from nesy.config import load_config
+
+        try:
+            args.paths = load_config().get("paths", {})
+        except ValueError as exc:
+            print(f"nesy: error: {exc}", file=sys.stderr)
+            return 2
     if getattr(args, "agent_flags", False):
         from nesy.config import apply, load_config
 
