@@ -16,7 +16,7 @@ def __getattr__(name: str) -> Any:
 
         return Agent
     if name == "AgentConfig":
-        from agent.graph import AgentConfig
+        from agent.config import AgentConfig
 
         return AgentConfig
     if name in ("Answer", "FailureClass", "ModelCard", "Step", "Trace"):

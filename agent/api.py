@@ -65,8 +65,10 @@ class Agent:
         kb: Any = None,
         config: AgentConfig | None = None,
         checkpoint: str | Path | None = None,
+        solver: Any = None,
     ) -> None:
         self.config = config or AgentConfig()
+        self.solver = solver  # None: solvers.solve; benchmarks pass a timed one
         self.config.resolved_mode()  # validate early
         self.student = student if isinstance(student, BatchingStudent) else BatchingStudent(student)
         self.kb = kb
@@ -88,7 +90,7 @@ class Agent:
                     f"checkpoint file {checkpoint} is unusable ({exc}); move it "
                     "away or pass another checkpoint path"
                 ) from None
-        self.graph = build_graph(self.student, kb, self.config, self.checkpointer)
+        self.graph = build_graph(self.student, kb, self.config, self.checkpointer, solver)
         # LangGraph's sync durability needs a checkpointer (it fails without one).
         self._durability = DURABILITY if self.checkpointer is not None else None
 
@@ -224,7 +226,7 @@ class Agent:
         """Switch mode or limits; the graph is rebuilt, the student and KB are kept."""
         config.resolved_mode()
         self.config = config
-        self.graph = build_graph(self.student, self.kb, config, self.checkpointer)
+        self.graph = build_graph(self.student, self.kb, config, self.checkpointer, self.solver)
 
     def thread_ids(self) -> list[str]:
         """Thread ids with checkpoints, newest first (empty without a checkpoint file)."""

@@ -15,47 +15,26 @@ Each node is a function ``state -> partial state``; ``build_graph`` compiles the
 
 from __future__ import annotations
 
+import functools
 import operator
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal, TypedDict
 
 from agent import render, verify
+from agent.config import AgentConfig
 from agent.modes import MODE_SPECS, MODES, TASK_ANSWER_TYPES, TASK_MODES, ModeSpec, rule_library
 from agent.normalize import normalize
 from agent.records import FailureClass, Step
 from agent.render import extract_program, syntax_ok
-from solvers import SolverResult, solve
+from solvers import SolverRequest, SolverResult, solve
 
 Mode = Literal["auto", "pad", "socratic", "asp", "spatial", "prolog", "direct"]
 __all__ = [
     "MODE_SPECS", "MODES", "TASK_ANSWER_TYPES", "TASK_MODES", "AgentConfig", "ModeSpec",
     "build_graph", "extract_program", "rule_library", "syntax_ok",
 ]  # fmt: skip
-
-
-@dataclass(frozen=True)
-class AgentConfig:
-    """Knobs of one agent; every field can be overridden per call or from ``nesy.toml``."""
-
-    mode: str = "auto"
-    task: str = "math"
-    max_repairs: int = 2
-    vote_k: int = 1
-    vote_temperature: float = 0.7
-    max_new_tokens: int = 256
-    syntax_retries: int = 2
-    exemplars: int = 2
-    solver_timeout_s: float = 5.0
-    question_timeout_s: float = 120.0
-    token_budget: int = 4096
-    seed: int = 0
-    recursion_limit: int = 40
-
-    def resolved_mode(self) -> str:
-        if self.mode not in MODES:
-            raise ValueError(f"unknown mode {self.mode!r}; known: {', '.join(MODES)}")
-        return TASK_MODES.get(self.task, "direct") if self.mode == "auto" else self.mode
 
 
 class State(TypedDict, total=False):
@@ -84,252 +63,282 @@ def _step(node: str, t0: float, **kw: Any) -> dict[str, Any]:
     return Step(node=node, seconds=time.perf_counter() - t0, **kw).model_dump(mode="json")
 
 
+def _budget_left(ctx: Context, state: State) -> bool:
+    spent = state.get("prompt_tokens", 0) + state.get("completion_tokens", 0)
+    elapsed = time.time() - state.get("started", time.time())
+    return spent < ctx.cfg.token_budget and elapsed < ctx.cfg.question_timeout_s
+
+
+def _generate(
+    ctx: Context,
+    messages: list[Any],
+    n: int = 1,
+    temperature: float = 0.0,
+    seed: int = 0,
+    language: str | None = None,
+) -> list[Any]:
+    stop = None
+    if language and getattr(ctx.student, "prefill", True):
+        # Prefill the opening fence and stop at the closing one: the reply is the
+        # program alone, and no tokens go to prose after it.
+        messages = [render.with_prefill(m, language) for m in messages]
+        stop = render.STOP
+    return list(
+        ctx.student.generate(
+            messages * n if n > 1 else messages,
+            max_new_tokens=ctx.cfg.max_new_tokens,
+            temperature=temperature,
+            seed=seed,
+            stop=stop,
+        )
+    )
+
+
+def _attempt(
+    node: str, prompt_id: str, messages: Any, raw: str, program: Any = None
+) -> dict[str, Any]:
+    """One model call, losslessly: what it was shown, what it wrote, what was kept."""
+    return {
+        "node": node,
+        "prompt_id": prompt_id,
+        "messages": messages,
+        "raw_output": raw,
+        "program": program,
+    }
+
+
+def retrieve(state: State, ctx: Context) -> State:
+    t0 = time.perf_counter()
+    spec = MODE_SPECS[state["mode"]]
+    if ctx.kb is None or ctx.cfg.exemplars < 1 or spec.solver is None:
+        return {"exemplars": ""}
+    hits = ctx.kb.search(state["question"], mode="hybrid", k=ctx.cfg.exemplars, kinds=["exemplar"])
+    shots = render.exemplar_block((h.item for h in hits), spec.language)
+    return {"exemplars": shots, "steps": [_step("retrieve", t0, text=f"{len(hits)} exemplars")]}
+
+
+def decompose(state: State, ctx: Context) -> State:
+    t0 = time.perf_counter()
+    messages = render.decompose_messages(state["question"])
+    (g,) = _generate(ctx, [messages])
+    subs = [s.strip()[2:].strip() for s in g.text.splitlines() if s.strip().startswith("Q:")]
+    return {
+        "sub_questions": subs,
+        "raw_outputs": [g.text],
+        "attempts": [
+            _attempt("decompose", render.template_id("pad", "decompose"), messages, g.text)
+        ],
+        "prompt_tokens": g.prompt_tokens,
+        "completion_tokens": g.completion_tokens,
+        "steps": [_step("decompose", t0, text="\n".join(subs))],
+    }
+
+
+def formulate(state: State, ctx: Context) -> State:
+    t0 = time.perf_counter()
+    mode = state["mode"]
+    spec = MODE_SPECS[mode]
+    prompt_id = render.template_id(mode)
+    messages = render.formulate_messages(
+        mode, state["question"], state.get("exemplars", ""), state.get("sub_questions") or ()
+    )
+    k = max(1, ctx.cfg.vote_k)
+    outs = _generate(
+        ctx,
+        [messages],
+        n=k,
+        temperature=ctx.cfg.vote_temperature if k > 1 else 0.0,
+        seed=ctx.cfg.seed,
+        language=spec.language,
+    )
+    programs, raw, attempts = [], [], []
+    ptok = sum(g.prompt_tokens for g in outs)
+    ctok = sum(g.completion_tokens for g in outs)
+    for i, g in enumerate(outs):
+        program, text = extract_program(g.text, spec.language), g.text
+        for retry in range(ctx.cfg.syntax_retries):  # syntax check with resampling
+            if syntax_ok(program, spec.language):
+                break
+            attempts.append(_attempt("formulate", prompt_id, messages, text, program))
+            (g,) = _generate(
+                ctx,
+                [messages],
+                temperature=0.8,
+                seed=ctx.cfg.seed + 1000 * (i + 1) + retry,
+                language=spec.language,
+            )
+            program, text = extract_program(g.text, spec.language), g.text
+            ptok, ctok = ptok + g.prompt_tokens, ctok + g.completion_tokens
+        programs.append(program)
+        raw.append(text)
+        attempts.append(_attempt("formulate", prompt_id, messages, text, program))
+    return {
+        "programs": programs,
+        "raw_outputs": raw,
+        "attempts": attempts,
+        "prompt_id": prompt_id,
+        "prompt_tokens": ptok,
+        "completion_tokens": ctok,
+        "steps": [_step("formulate", t0, program=p, solver=spec.solver) for p in programs],
+    }
+
+
+def run_solver(state: State, ctx: Context) -> State:
+    t0 = time.perf_counter()
+    spec = MODE_SPECS[state["mode"]]
+    results = [
+        ctx.solve(verify.request(state["mode"], p, ctx.cfg.solver_timeout_s))
+        for p in state["programs"]
+    ]
+    dumped = [r.model_dump(mode="json") for r in results]
+    return {
+        "results": dumped,
+        "attempts": [
+            {"node": "solve", "program": p, "result": r}
+            for p, r in zip(state["programs"], dumped, strict=True)
+        ],
+        "steps": [
+            _step(
+                "solve",
+                t0,
+                program=p,
+                solver=spec.solver,
+                result=r,
+                repair=state.get("repairs", 0),
+            )
+            for p, r in zip(state["programs"], results, strict=True)
+        ],
+    }
+
+
+def _usable(state: State) -> list[bool]:
+    answer_type = MODE_SPECS[state["mode"]].answer_type
+    return [verify.answer_of(SolverResult(**r), answer_type) is not None for r in state["results"]]
+
+
+def after_solve(state: State, ctx: Context) -> str:
+    if any(_usable(state)):
+        return "answer"
+    if state.get("repairs", 0) < ctx.cfg.max_repairs and _budget_left(ctx, state):
+        return "repair"
+    return "fallback"
+
+
+def repair(state: State, ctx: Context) -> State:
+    """Every program that gave no usable answer goes back with its solver's error, in
+    its language's repair template (one batched call); the others are kept."""
+    t0 = time.perf_counter()
+    mode = state["mode"]
+    language = MODE_SPECS[mode].language
+    prompt_id = render.template_id(mode, "repair")
+    programs = list(state["programs"])
+    todo = []
+    for i, (r, ok) in enumerate(zip(state["results"], _usable(state), strict=True)):
+        if ok:
+            continue
+        result = SolverResult(**r)
+        why = result.detail if result.status != "ok" else verify.unusable(result)
+        error = f"{result.status}: {why}"[:600]
+        todo.append((i, error, render.repair_messages(mode, state["question"], programs[i], error)))
+    outs = _generate(ctx, [m for _, _, m in todo], language=language)
+    attempts, steps, raw = [], [], []
+    number = state.get("repairs", 0) + 1
+    for (i, error, messages), g in zip(todo, outs, strict=True):
+        programs[i] = extract_program(g.text, language)
+        raw.append(g.text)
+        attempts.append(_attempt("repair", prompt_id, messages, g.text, programs[i]))
+        steps.append(_step("repair", t0, program=programs[i], text=error, repair=number))
+    return {
+        "programs": programs,
+        "raw_outputs": raw,
+        "attempts": attempts,
+        "repairs": number,
+        "prompt_tokens": sum(g.prompt_tokens for g in outs),
+        "completion_tokens": sum(g.completion_tokens for g in outs),
+        "steps": steps,
+    }
+
+
+def fallback(state: State, ctx: Context) -> State:
+    t0 = time.perf_counter()
+    messages = render.direct_messages(state["question"])
+    (g,) = _generate(ctx, [messages])
+    text = g.text.rsplit("Answer:", 1)[-1].strip()
+    spec = MODE_SPECS[state["mode"]]
+    answer_type = (
+        TASK_ANSWER_TYPES.get(state.get("task", ""), spec.answer_type)
+        if spec.solver is None
+        else spec.answer_type
+    )
+    results = state.get("results") or []
+    failure: FailureClass | None = (
+        None
+        if state["mode"] == "direct"  # the baseline: no solver was ever meant to run
+        else FailureClass.timeout
+        if any(r["status"] == "timeout" for r in results)
+        else FailureClass.fallback_used
+    )
+    direct_id = render.template_id(state["mode"], "direct")
+    return {
+        "answer": normalize(text, answer_type),
+        "answer_type": answer_type,
+        "grounded": False,
+        "failure": failure.value if failure else None,
+        "raw_outputs": [g.text],
+        "attempts": [_attempt("fallback", direct_id, messages, g.text)],
+        "prompt_id": state.get("prompt_id") or direct_id,
+        "prompt_tokens": g.prompt_tokens,
+        "completion_tokens": g.completion_tokens,
+        "steps": [_step("fallback", t0, text=text)],
+    }
+
+
+def answer(state: State, ctx: Context) -> State:
+    t0 = time.perf_counter()
+    spec = MODE_SPECS[state["mode"]]
+    results = [SolverResult(**r) for r in state["results"]]
+    v = verify.judge(results, spec.answer_type, programs=state["programs"])
+    if not v.grounded:
+        return {
+            "answer": None,
+            "answer_type": spec.answer_type,
+            "grounded": False,
+            "failure": FailureClass.solver_error.value,
+            "steps": [_step("answer", t0, text="no usable solver answer")],
+        }
+    usable_n = sum(1 for r in results if verify.answer_of(r, spec.answer_type) is not None)
+    return {
+        "answer": v.answer,
+        "answer_type": spec.answer_type,
+        "grounded": True,
+        "failure": None,
+        "steps": [_step("answer", t0, text=f"{v.answer} ({v.votes}/{usable_n} votes)")],
+    }
+
+
+@dataclass(frozen=True)
+class Context:
+    """What every node needs besides the state: the student, the KB, the config, and the
+    solve function (``solvers.solve``; a benchmark may pass a timed one)."""
+
+    student: Any
+    kb: Any
+    cfg: AgentConfig
+    solve: Callable[[SolverRequest], SolverResult] = solve
+
+
 def build_graph(
-    student: Any, kb: Any = None, config: AgentConfig | None = None, checkpointer: Any = None
+    student: Any,
+    kb: Any = None,
+    config: AgentConfig | None = None,
+    checkpointer: Any = None,
+    solver: Callable[[SolverRequest], SolverResult] | None = None,
 ) -> Any:
-    """Compile the graph for one student, KB and config."""
+    """Compile the graph for one student, KB and config. The nodes are module-level
+    functions of ``(state, ctx)``; ``solver`` replaces ``solvers.solve`` (benchmarks)."""
     from langgraph.graph import END, START, StateGraph
 
-    cfg = config or AgentConfig()
-
-    def budget_left(state: State) -> bool:
-        spent = state.get("prompt_tokens", 0) + state.get("completion_tokens", 0)
-        elapsed = time.time() - state.get("started", time.time())
-        return spent < cfg.token_budget and elapsed < cfg.question_timeout_s
-
-    def generate(
-        messages: list[Any],
-        n: int = 1,
-        temperature: float = 0.0,
-        seed: int = 0,
-        language: str | None = None,
-    ) -> list[Any]:
-        stop = None
-        if language and getattr(student, "prefill", True):
-            # Prefill the opening fence and stop at the closing one: the reply is the
-            # program alone, and no tokens go to prose after it.
-            messages = [render.with_prefill(m, language) for m in messages]
-            stop = render.STOP
-        return list(
-            student.generate(
-                messages * n if n > 1 else messages,
-                max_new_tokens=cfg.max_new_tokens,
-                temperature=temperature,
-                seed=seed,
-                stop=stop,
-            )
-        )
-
-    def attempt(node: str, prompt_id: str, messages: Any, raw: str, program: Any = None) -> dict:
-        """One model call, losslessly: what it was shown, what it wrote, what was kept."""
-        return {
-            "node": node,
-            "prompt_id": prompt_id,
-            "messages": messages,
-            "raw_output": raw,
-            "program": program,
-        }
-
-    def retrieve(state: State) -> State:
-        t0 = time.perf_counter()
-        spec = MODE_SPECS[state["mode"]]
-        if kb is None or cfg.exemplars < 1 or spec.solver is None:
-            return {"exemplars": ""}
-        hits = kb.search(state["question"], mode="hybrid", k=cfg.exemplars, kinds=["exemplar"])
-        shots = render.exemplar_block((h.item for h in hits), spec.language)
-        return {"exemplars": shots, "steps": [_step("retrieve", t0, text=f"{len(hits)} exemplars")]}
-
-    def decompose(state: State) -> State:
-        t0 = time.perf_counter()
-        messages = render.decompose_messages(state["question"])
-        (g,) = generate([messages])
-        subs = [s.strip()[2:].strip() for s in g.text.splitlines() if s.strip().startswith("Q:")]
-        return {
-            "sub_questions": subs,
-            "raw_outputs": [g.text],
-            "attempts": [
-                attempt("decompose", render.template_id("pad", "decompose"), messages, g.text)
-            ],
-            "prompt_tokens": g.prompt_tokens,
-            "completion_tokens": g.completion_tokens,
-            "steps": [_step("decompose", t0, text="\n".join(subs))],
-        }
-
-    def formulate(state: State) -> State:
-        t0 = time.perf_counter()
-        mode = state["mode"]
-        spec = MODE_SPECS[mode]
-        prompt_id = render.template_id(mode)
-        messages = render.formulate_messages(
-            mode, state["question"], state.get("exemplars", ""), state.get("sub_questions") or ()
-        )
-        k = max(1, cfg.vote_k)
-        outs = generate(
-            [messages],
-            n=k,
-            temperature=cfg.vote_temperature if k > 1 else 0.0,
-            seed=cfg.seed,
-            language=spec.language,
-        )
-        programs, raw, attempts = [], [], []
-        ptok = sum(g.prompt_tokens for g in outs)
-        ctok = sum(g.completion_tokens for g in outs)
-        for i, g in enumerate(outs):
-            program, text = extract_program(g.text, spec.language), g.text
-            for retry in range(cfg.syntax_retries):  # syntax check with resampling
-                if syntax_ok(program, spec.language):
-                    break
-                attempts.append(attempt("formulate", prompt_id, messages, text, program))
-                (g,) = generate(
-                    [messages],
-                    temperature=0.8,
-                    seed=cfg.seed + 1000 * (i + 1) + retry,
-                    language=spec.language,
-                )
-                program, text = extract_program(g.text, spec.language), g.text
-                ptok, ctok = ptok + g.prompt_tokens, ctok + g.completion_tokens
-            programs.append(program)
-            raw.append(text)
-            attempts.append(attempt("formulate", prompt_id, messages, text, program))
-        return {
-            "programs": programs,
-            "raw_outputs": raw,
-            "attempts": attempts,
-            "prompt_id": prompt_id,
-            "prompt_tokens": ptok,
-            "completion_tokens": ctok,
-            "steps": [_step("formulate", t0, program=p, solver=spec.solver) for p in programs],
-        }
-
-    def run_solver(state: State) -> State:
-        t0 = time.perf_counter()
-        spec = MODE_SPECS[state["mode"]]
-        results = [
-            solve(verify.request(state["mode"], p, cfg.solver_timeout_s)) for p in state["programs"]
-        ]
-        dumped = [r.model_dump(mode="json") for r in results]
-        return {
-            "results": dumped,
-            "attempts": [
-                {"node": "solve", "program": p, "result": r}
-                for p, r in zip(state["programs"], dumped, strict=True)
-            ],
-            "steps": [
-                _step(
-                    "solve",
-                    t0,
-                    program=p,
-                    solver=spec.solver,
-                    result=r,
-                    repair=state.get("repairs", 0),
-                )
-                for p, r in zip(state["programs"], results, strict=True)
-            ],
-        }
-
-    def usable(state: State) -> list[bool]:
-        answer_type = MODE_SPECS[state["mode"]].answer_type
-        return [
-            verify.answer_of(SolverResult(**r), answer_type) is not None for r in state["results"]
-        ]
-
-    def after_solve(state: State) -> str:
-        if any(usable(state)):
-            return "answer"
-        if state.get("repairs", 0) < cfg.max_repairs and budget_left(state):
-            return "repair"
-        return "fallback"
-
-    def repair(state: State) -> State:
-        """Every program that gave no usable answer goes back with its solver's error, in
-        its language's repair template (one batched call); the others are kept."""
-        t0 = time.perf_counter()
-        mode = state["mode"]
-        language = MODE_SPECS[mode].language
-        prompt_id = render.template_id(mode, "repair")
-        programs = list(state["programs"])
-        todo = []
-        for i, (r, ok) in enumerate(zip(state["results"], usable(state), strict=True)):
-            if ok:
-                continue
-            result = SolverResult(**r)
-            why = result.detail if result.status != "ok" else verify.unusable(result)
-            error = f"{result.status}: {why}"[:600]
-            todo.append(
-                (i, error, render.repair_messages(mode, state["question"], programs[i], error))
-            )
-        outs = generate([m for _, _, m in todo], language=language)
-        attempts, steps, raw = [], [], []
-        number = state.get("repairs", 0) + 1
-        for (i, error, messages), g in zip(todo, outs, strict=True):
-            programs[i] = extract_program(g.text, language)
-            raw.append(g.text)
-            attempts.append(attempt("repair", prompt_id, messages, g.text, programs[i]))
-            steps.append(_step("repair", t0, program=programs[i], text=error, repair=number))
-        return {
-            "programs": programs,
-            "raw_outputs": raw,
-            "attempts": attempts,
-            "repairs": number,
-            "prompt_tokens": sum(g.prompt_tokens for g in outs),
-            "completion_tokens": sum(g.completion_tokens for g in outs),
-            "steps": steps,
-        }
-
-    def fallback(state: State) -> State:
-        t0 = time.perf_counter()
-        messages = render.direct_messages(state["question"])
-        (g,) = generate([messages])
-        text = g.text.rsplit("Answer:", 1)[-1].strip()
-        spec = MODE_SPECS[state["mode"]]
-        answer_type = (
-            TASK_ANSWER_TYPES.get(state.get("task", ""), spec.answer_type)
-            if spec.solver is None
-            else spec.answer_type
-        )
-        results = state.get("results") or []
-        failure: FailureClass | None = (
-            None
-            if state["mode"] == "direct"  # the baseline: no solver was ever meant to run
-            else FailureClass.timeout
-            if any(r["status"] == "timeout" for r in results)
-            else FailureClass.fallback_used
-        )
-        direct_id = render.template_id(state["mode"], "direct")
-        return {
-            "answer": normalize(text, answer_type),
-            "answer_type": answer_type,
-            "grounded": False,
-            "failure": failure.value if failure else None,
-            "raw_outputs": [g.text],
-            "attempts": [attempt("fallback", direct_id, messages, g.text)],
-            "prompt_id": state.get("prompt_id") or direct_id,
-            "prompt_tokens": g.prompt_tokens,
-            "completion_tokens": g.completion_tokens,
-            "steps": [_step("fallback", t0, text=text)],
-        }
-
-    def answer(state: State) -> State:
-        t0 = time.perf_counter()
-        spec = MODE_SPECS[state["mode"]]
-        results = [SolverResult(**r) for r in state["results"]]
-        v = verify.judge(results, spec.answer_type, programs=state["programs"])
-        if not v.grounded:
-            return {
-                "answer": None,
-                "answer_type": spec.answer_type,
-                "grounded": False,
-                "failure": FailureClass.solver_error.value,
-                "steps": [_step("answer", t0, text="no usable solver answer")],
-            }
-        usable_n = sum(1 for r in results if verify.answer_of(r, spec.answer_type) is not None)
-        return {
-            "answer": v.answer,
-            "answer_type": spec.answer_type,
-            "grounded": True,
-            "failure": None,
-            "steps": [_step("answer", t0, text=f"{v.answer} ({v.votes}/{usable_n} votes)")],
-        }
+    ctx = Context(student, kb, config or AgentConfig(), solver or solve)
 
     g = StateGraph(State)
     for name, fn in [
@@ -341,7 +350,7 @@ def build_graph(
         ("fallback", fallback),
         ("answer", answer),
     ]:
-        g.add_node(name, fn)
+        g.add_node(name, functools.partial(fn, ctx=ctx))
     g.add_edge(START, "retrieve")
     g.add_conditional_edges(
         "retrieve",
@@ -356,7 +365,9 @@ def build_graph(
     )
     g.add_edge("decompose", "formulate")
     g.add_edge("formulate", "solve")
-    g.add_conditional_edges("solve", after_solve, ["answer", "repair", "fallback"])
+    g.add_conditional_edges(
+        "solve", functools.partial(after_solve, ctx=ctx), ["answer", "repair", "fallback"]
+    )
     g.add_edge("repair", "solve")
     g.add_edge("fallback", END)
     g.add_edge("answer", END)

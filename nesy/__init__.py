@@ -16,7 +16,7 @@ __version__ = "0.1.0"
 
 _EXPORTS = {
     "Agent": "agent.api",
-    "AgentConfig": "agent.graph",
+    "AgentConfig": "agent.config",
     "Answer": "agent.records",
     "Trace": "agent.records",
     "KnowledgeBase": "kb",

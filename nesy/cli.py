@@ -370,6 +370,13 @@ def _number(kind: type, low: float | None = None, high: float | None = None) -> 
     return parse
 
 
+def _help(name: str) -> str:
+    """An AgentConfig field's help text, with its default (the CLI repeats neither)."""
+    from agent.config import default, help_text
+
+    return f"{help_text(name)} (default {default(name)})"
+
+
 def _positive(kind: type) -> Any:
     def parse(text: str) -> Any:
         value = _number(kind)(text)
@@ -468,13 +475,13 @@ def build_parser() -> argparse.ArgumentParser:
         # Defaults are None here and filled from nesy.toml, then AGENT_DEFAULTS (see main).
         q = sub.add_parser(name, help=help)
         q.add_argument("--model", help="default | hf:PATH[+lora:ADAPTER] | openai:MODEL@URL")
-        q.add_argument("--mode", choices=list(_modes()))
-        q.add_argument("--task", help="math, kinship, deductive (routes auto)")
+        q.add_argument("--mode", choices=list(_modes()), help=_help("mode"))
+        q.add_argument("--task", help=_help("task"))
         q.add_argument("--kb", type=Path, help="KB for exemplars (default: the shipped KB)")
         q.add_argument("--no-kb", action="store_true", help="no retrieval")
-        q.add_argument("--max-repairs", type=_number(int, 0))
-        q.add_argument("--vote-k", type=_positive(int), help="self-consistency samples")
-        q.add_argument("--max-new-tokens", type=_positive(int))
+        q.add_argument("--max-repairs", type=_number(int, 0), help=_help("max_repairs"))
+        q.add_argument("--vote-k", type=_positive(int), help=_help("vote_k"))
+        q.add_argument("--max-new-tokens", type=_positive(int), help=_help("max_new_tokens"))
         q.add_argument("--device", choices=["auto", "cpu", "cuda"])
         q.set_defaults(func=func, agent_flags=True)
         return q
@@ -511,14 +518,12 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# The agent's flags that AgentConfig defines take their defaults from it (agent/config.py);
+# the rest are the CLI's own: which student, which KB, which device, which checkpoint file.
+CONFIG_FLAGS = ("mode", "task", "max_repairs", "vote_k", "max_new_tokens")
 AGENT_DEFAULTS: dict[str, Any] = {
     "model": "default",
-    "mode": "auto",
-    "task": "math",
     "kb": None,
-    "max_repairs": 2,
-    "vote_k": 1,
-    "max_new_tokens": 256,
     "device": "auto",
     "checkpoint": None,
 }
@@ -538,7 +543,10 @@ def main(argv: list[str] | None = None) -> int:
         from nesy.config import apply, load_config
 
         try:
-            apply(args, load_config(), AGENT_DEFAULTS)
+            from agent.config import default
+
+            defaults = {**AGENT_DEFAULTS, **{k: default(k) for k in CONFIG_FLAGS}}
+            apply(args, load_config(), defaults)
         except ValueError as exc:
             print(f"nesy: error: {exc}", file=sys.stderr)
             return 2

@@ -26,7 +26,8 @@ from typing import Any
 
 SECTIONS = {
     "paths": {"kb", "checkpoint", "results", "data"},
-    "agent": {"model", "mode", "task", "max_repairs", "vote_k", "max_new_tokens", "device"},
+    # The CLI's own choices, and the AgentConfig fields the CLI exposes (agent/config.py).
+    "agent": {"model", "device", "mode", "task", "max_repairs", "vote_k", "max_new_tokens"},
 }
 
 

@@ -69,25 +69,20 @@ def overhead(n: int, checkpoint: bool) -> float:
         solve_seconds += time.perf_counter() - t
         return r
 
-    import agent.graph as graph_module
-
-    graph_module.solve = timed_solve  # type: ignore[assignment]
-    try:
-        with tempfile.TemporaryDirectory() as tmp:
-            agent = Agent(
-                lm,
-                config=AgentConfig(mode="pad", exemplars=0),
-                checkpoint=Path(tmp) / "ckpt.sqlite" if checkpoint else None,
-            )
-            agent.ask("warm up")
-            lm.seconds = solve_seconds = 0.0
-            steps = 0
-            t = time.perf_counter()
-            for i in range(n):
-                steps += len(agent.ask(f"What is 6 times 7? ({i})").steps)
-            total = time.perf_counter() - t
-    finally:
-        graph_module.solve = real_solve  # type: ignore[assignment]
+    with tempfile.TemporaryDirectory() as tmp:
+        agent = Agent(
+            lm,
+            config=AgentConfig(mode="pad", exemplars=0),
+            checkpoint=Path(tmp) / "ckpt.sqlite" if checkpoint else None,
+            solver=timed_solve,
+        )
+        agent.ask("warm up")
+        lm.seconds = solve_seconds = 0.0
+        steps = 0
+        t = time.perf_counter()
+        for i in range(n):
+            steps += len(agent.ask(f"What is 6 times 7? ({i})").steps)
+        total = time.perf_counter() - t
     return (total - lm.seconds - solve_seconds) / steps * 1000
 
 

@@ -270,3 +270,22 @@ def test_prolog_path_answers_from_its_query():
     agent = Agent(student, config=AgentConfig(mode="prolog", exemplars=0))
     a = agent.ask("Who is Tom's child?")
     assert (a.answer, a.grounded, a.trace.mode) == ("bob", True, "prolog")
+
+
+def test_nodes_are_functions_of_state_and_context():
+    """Module-level nodes: one can be run alone, with a solver injected."""
+    from agent import graph
+    from solvers import SolverResult
+
+    calls = []
+
+    def fake_solver(request):  # records what the node asked for; no process started
+        calls.append(request)
+        return SolverResult(solver=request.solver, status="ok", answer=5, answer_type="integer")
+
+    ctx = graph.Context(Scripted(["unused"]), None, AgentConfig(mode="pad"), fake_solver)
+    state = {"mode": "pad", "programs": ["ans = 5\n"], "repairs": 0}
+    out = graph.run_solver(state, ctx)
+    assert [r.program for r in calls] == ["ans = 5\n"] and out["results"][0]["answer"] == 5
+    assert graph.after_solve({**state, **out}, ctx) == "answer"
+    assert graph.answer({**state, **out}, ctx)["answer"] == 5.0
