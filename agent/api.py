@@ -52,7 +52,7 @@ class Agent:
     """A student model driving the reasoning graph over the solvers and a KB.
 
     Args:
-        student: a loaded student (``agent.student.load_student``).
+        student: a loaded student (``agent.students.load_student``).
         kb: a ``kb.KnowledgeBase`` (read-only is enough) for exemplars, or ``None``.
         config: ``AgentConfig``; keyword overrides go through ``Agent.load``.
         checkpoint: an SQLite file for LangGraph checkpoints; a run interrupted half-way
@@ -108,7 +108,7 @@ class Agent:
         ``kb`` may be a path, ``"default"`` (the shipped KB) or a ``KnowledgeBase``;
         ``overrides`` are ``AgentConfig`` fields (``mode="pad"``, ``vote_k=5``, ...).
         """
-        from agent.student import load_student
+        from agent.students import load_student
 
         unknown = set(overrides) - {f.name for f in dataclasses.fields(AgentConfig)}
         if unknown:

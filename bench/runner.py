@@ -287,7 +287,7 @@ def model_hash(system: str, card: Any) -> str:
     if kind == "replay":
         return sha256_file(Path(rest).expanduser())
     if kind in ("default", "") or rest == "default":
-        from agent.student import default_model_dir
+        from agent.students import default_model_dir
 
         manifest = default_model_dir(verify=False) / "nesy_manifest.json"
         if manifest.is_file():

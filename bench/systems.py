@@ -177,7 +177,7 @@ class DirectSystem:
     """Few-shot prompting of a model, lm-evaluation-harness style; answers are not grounded."""
 
     def __init__(self, spec: str, opts: Options, results: Any = None) -> None:
-        from agent.student import load_student
+        from agent.students import load_student
 
         self.name = spec
         self.opts = opts

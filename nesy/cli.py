@@ -248,7 +248,7 @@ def _load_agent(args: argparse.Namespace, checkpoint: Path | None = None) -> Any
 
 def cmd_ask(args: argparse.Namespace) -> int:
     from agent.display import show_answer, show_step
-    from agent.student import StudentError
+    from agent.students import StudentError
 
     try:
         agent = _load_agent(args)
@@ -277,7 +277,7 @@ def cmd_chat(args: argparse.Namespace) -> int:
     from rich.console import Console
 
     from agent.repl import Chat
-    from agent.student import StudentError, nesy_home
+    from agent.students import StudentError, nesy_home
 
     checkpoint = args.checkpoint or nesy_home() / "chat.sqlite"
     checkpoint.parent.mkdir(parents=True, exist_ok=True)
@@ -291,7 +291,7 @@ def cmd_chat(args: argparse.Namespace) -> int:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     from agent.server import serve
-    from agent.student import StudentError
+    from agent.students import StudentError
 
     try:
         agent = _load_agent(args)

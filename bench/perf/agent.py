@@ -39,7 +39,7 @@ sys.path.insert(0, str(ROOT))
 import solvers  # noqa: E402
 from agent.api import Agent  # noqa: E402
 from agent.graph import AgentConfig  # noqa: E402
-from agent.student import Generation, load_student  # noqa: E402
+from agent.students import Generation, load_student  # noqa: E402
 
 
 class InstantLM:

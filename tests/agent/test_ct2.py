@@ -7,7 +7,7 @@ import gc
 import pytest
 
 from agent.spec import parse_spec
-from agent.student import StudentError, load_student
+from agent.students import StudentError, load_student
 
 
 @pytest.fixture
@@ -69,7 +69,7 @@ def test_interrupt_stops_the_ct2_decode(home, tiny_model_dir, load):
 def test_default_ct2_computes_like_hf_and_matches_its_greedy_output(home, tiny_model_dir, load):
     """By default CTranslate2 computes in float32 on a CPU, as HF does, so greedy text is the
     same; int8 is an explicit choice with its own export."""
-    from agent.student import HFStudent
+    from agent.students.hf import HFStudent
 
     ct2 = load(f"ct2:{tiny_model_dir}")
     assert ct2.export.name.endswith("-float32")
@@ -89,7 +89,7 @@ def test_int8_is_opt_in(home, tiny_model_dir, load, monkeypatch):
 
 
 def test_default_precision_follows_hf_on_each_device():
-    from agent.ct2 import hf_precision
+    from agent.students.ct2 import hf_precision
 
     assert hf_precision("cpu", {"int8", "int8_float32", "float32"}) == "float32"
     assert hf_precision("cuda", {"float32", "float16", "bfloat16", "int8_float16"}) == "bfloat16"

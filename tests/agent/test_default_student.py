@@ -6,15 +6,17 @@ import json
 
 import pytest
 
-from agent import student as st
+from agent import students
+from agent.students import packaged as st
+from solvers.files import sha256_file
 
 
 def test_conversion_is_cached_checked_and_reproducible(home):
     target = st.default_model_dir()
     manifest = json.loads((target / "nesy_manifest.json").read_text())
     weights = target / "model.safetensors"
-    assert manifest["safetensors_sha256"] == st.sha256_file(weights)
-    assert manifest["gguf_sha256"] == st.sha256_file(st.default_gguf())
+    assert manifest["safetensors_sha256"] == sha256_file(weights)
+    assert manifest["gguf_sha256"] == sha256_file(st.default_gguf())
 
     mtime = weights.stat().st_mtime_ns
     assert st.default_model_dir() == target and weights.stat().st_mtime_ns == mtime  # cached
@@ -28,7 +30,7 @@ def test_conversion_is_cached_checked_and_reproducible(home):
 
 
 def test_default_student_answers(home):
-    student = st.load_student("default", threads=2)
+    student = students.load_student("default", threads=2)
     assert student.name == "default:smollm2-135m-instruct"
     (g,) = student.generate([[{"role": "user", "content": "What is 2+3?"}]], max_new_tokens=12)
     assert "5" in g.text and g.finish_reason == "stop"

@@ -7,7 +7,8 @@ import pytest
 from agent.api import Agent
 from agent.graph import AgentConfig, extract_program, syntax_ok
 from agent.records import FailureClass, Trace
-from agent.student import Generation, HFStudent
+from agent.students import Generation
+from agent.students.hf import HFStudent
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,7 @@ import pytest
 from agent.api import Agent
 from agent.graph import AgentConfig
 from agent.server import create_app
-from agent.student import HFStudent
+from agent.students.hf import HFStudent
 
 
 @pytest.fixture(scope="module")

@@ -2,7 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from agent.student import HFStudent, StudentError, load_student, truncate_at_stop
+from agent.students import StudentError, load_student, truncate_at_stop
+from agent.students.hf import HFStudent
 
 
 @pytest.fixture(scope="module")
@@ -110,3 +111,12 @@ def test_interrupt_stops_a_decode_and_clear_lets_the_next_run(student):
         student.clear_interrupt()
     (g,) = student.generate(["ans = 2"], max_new_tokens=50)
     assert g.completion_tokens > 1
+
+
+def test_the_registry_maps_spec_kinds_to_backends_and_takes_new_ones():
+    from agent import students
+
+    assert students.REGISTRY["hf"] == "agent.students.hf:HFStudent"
+    assert students._backend("ct2").__name__ == "CT2Student"
+    students.register("hf", "agent.students.hf:HFStudent")  # idempotent re-registration
+    assert students._backend("hf").__module__ == "agent.students.hf"

@@ -7,7 +7,7 @@ import json
 from agent import verify
 from agent.api import Agent
 from agent.graph import AgentConfig
-from agent.student import Generation
+from agent.students import Generation
 from tests.conftest import SHARED, needs_shared
 
 POT_SVAMP = "teacher_traces/pot_codex_svamp_fewshot.jsonl"

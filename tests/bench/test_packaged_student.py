@@ -8,7 +8,7 @@ from nesy.cli import main
 
 
 def test_hf_packaged_student_runs_fewshot_on_a_slice(tmp_path, capsys):
-    from agent.student import default_model_dir
+    from agent.students import default_model_dir
 
     model = default_model_dir()  # converted under NESY_HOME on first use
     argv = ["bench", "run", "gsm8k", "--system", f"hf:{model}", "--num-fewshot", "2",

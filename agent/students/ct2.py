@@ -23,7 +23,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from agent.student import (
+from agent.students.base import (
     Generation,
     Interruptible,
     Prompt,

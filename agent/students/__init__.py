@@ -1,0 +1,88 @@
+"""The student runtime: load a model from a spec and generate, batched.
+
+    >>> student = load_student("default")                 # doctest: +SKIP
+    >>> student.generate(["What is 2 + 3?"], max_new_tokens=16)[0].text   # doctest: +SKIP
+    '2 + 3 = 5'
+
+One module per backend, the shape ``solvers/`` has: ``hf`` (Hugging Face, LoRA), ``ct2``
+(CTranslate2), ``openai_compat`` (OpenAI-compatible servers), the packaged default in
+``packaged``, the contract in ``base``. ``REGISTRY`` maps a spec's kind to its backend;
+``register`` adds one. Backends import lazily: loading an OpenAI student never imports torch.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+from agent.spec import ModelSpec, parse_spec
+from agent.students.base import (
+    Generation,
+    Interruptible,
+    Prompt,
+    Student,
+    StudentError,
+    check_request,
+    render_prompt,
+    truncate_at_stop,
+)
+from agent.students.packaged import DEFAULT_NAME, default_model_dir
+from solvers.files import nesy_home
+
+__all__ = [
+    "REGISTRY", "Generation", "Interruptible", "Prompt", "Student", "StudentError",
+    "check_request", "default_model_dir", "load_student", "nesy_home", "register",
+    "render_prompt", "truncate_at_stop",
+]  # fmt: skip
+
+# spec kind -> "module:Class"
+REGISTRY: dict[str, str] = {
+    "hf": "agent.students.hf:HFStudent",
+    "default": "agent.students.hf:HFStudent",
+    "ct2": "agent.students.ct2:CT2Student",
+    "openai": "agent.students.openai_compat:OpenAIStudent",
+}
+
+
+def register(kind: str, target: str) -> None:
+    """Add a backend: ``register("mlx", "mypkg.mlx:MLXStudent")``."""
+    REGISTRY[kind] = target
+
+
+def _backend(kind: str) -> Any:
+    module, _, name = REGISTRY[kind].partition(":")
+    return getattr(importlib.import_module(module), name)
+
+
+def load_student(spec: str | ModelSpec, device: str = "auto", threads: int | None = None) -> Any:
+    """Load the student a spec names (see ``agent.spec``)."""
+    s = parse_spec(spec) if isinstance(spec, str) else spec
+    t = time.perf_counter()
+    cls = _backend(s.kind)
+    if s.kind == "openai":
+        student: Any = cls(s.name, str(s.url))
+    elif s.kind == "ct2":
+        path = default_model_dir() if s.name == "default" else Path(s.name).expanduser()
+        student = cls(path, device=device, threads=threads, name=str(s))
+    elif s.kind == "default":
+        student = cls(
+            default_model_dir(), device=device, threads=threads, name="default:" + DEFAULT_NAME
+        )
+    else:
+        local = Path(s.name).expanduser()
+        if not local.exists() and os.environ.get("HF_HUB_OFFLINE") == "1":
+            raise StudentError(
+                f"no model at {s.name!r} (and HF_HUB_OFFLINE=1, so the hub is not asked)"
+            )
+        student = cls(
+            local if local.exists() else s.name,
+            adapter=s.adapter,
+            device=device,
+            threads=threads,
+            name=str(s),
+        )
+    student.load_seconds = time.perf_counter() - t
+    return student
