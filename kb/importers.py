@@ -32,7 +32,7 @@ import duckdb
 
 from kb import schema
 from kb._duck import KBError, scalar, sql_literal
-from kb.models import KINDS, ImportReport, KnowledgeItem, Rejected
+from kb.models import KINDS, ImportReport, KnowledgeItem, Rejected, item_from_row
 
 if TYPE_CHECKING:
     from kb.store import KnowledgeBase
@@ -401,8 +401,6 @@ def read_items(
 ) -> tuple[list[KnowledgeItem], ImportReport]:
     """Validate a file like ``import_file`` but return its items instead of inserting them
     (for critic-filtered admission, which must score every item first)."""
-    from kb.store import item_from_row
-
     report = _stage(kb, path, fmt, domain)
     cols = ", ".join(schema.STORED_COLUMNS).replace("created_at", "created_at_v")
     rows = kb.con.execute(

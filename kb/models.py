@@ -14,11 +14,13 @@ Example:
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from kb import schema
 from solvers.records import Record
 
 Kind = Literal["triple", "fact", "rule", "exemplar", "note"]
@@ -139,3 +141,40 @@ class ImportReport(BaseModel):
     index_seconds: float = 0.0
     fts_seconds: float = 0.0
     embed_seconds: float = 0.0
+
+
+# --- rows <-> items (the one mapping between the items table and KnowledgeItem) -------------
+
+
+def item_row(item: KnowledgeItem) -> dict[str, Any]:
+    return {
+        "id": item.id, "kind": item.kind, "head": item.head, "relation": item.relation,
+        "tail": item.tail, "text": item.text, "program": item.program, "syntax": item.syntax,
+        "domain": item.domain, "tags": list(item.tags), "source": item.provenance.source,
+        "teacher": item.provenance.teacher, "prompt_hash": item.provenance.prompt_hash,
+        "created_at": _naive_utc(item.provenance.created_at), "critic_score": item.critic_score,
+        "verified": item.verified, "content": item.content,
+    }  # fmt: skip
+
+
+def _naive_utc(ts: datetime) -> datetime:
+    """DuckDB TIMESTAMP (no zone, stored as UTC): fetching TIMESTAMPTZ would need pytz."""
+    return ts.astimezone(UTC).replace(tzinfo=None) if ts.tzinfo else ts
+
+
+def item_from_dict(row: dict[str, Any]) -> KnowledgeItem:
+    created = row.get("created_at") or datetime.now(UTC)
+    if created.tzinfo is None:
+        created = created.replace(tzinfo=UTC)
+    return KnowledgeItem(
+        id=row["id"], kind=row["kind"], head=row["head"], relation=row["relation"],
+        tail=row["tail"], text=row["text"] or "", program=row["program"] or "",
+        syntax=row["syntax"], domain=row["domain"], tags=list(row["tags"] or []),
+        provenance=Provenance(source=row["source"] or "", teacher=row["teacher"] or "",
+                              prompt_hash=row["prompt_hash"] or "", created_at=created),
+        critic_score=row["critic_score"], verified=row["verified"],
+    )  # fmt: skip
+
+
+def item_from_row(row: Sequence[Any]) -> KnowledgeItem:
+    return item_from_dict(dict(zip(schema.ITEM_COLUMNS, row, strict=False)))

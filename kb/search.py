@@ -15,7 +15,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from kb import schema
-from kb.models import SearchHit
+from kb.models import SearchHit, item_from_row
 
 if TYPE_CHECKING:
     from kb.store import KnowledgeBase
@@ -69,8 +69,6 @@ def search(
 
 
 def _hits(kb: KnowledgeBase, rows: list[tuple[Any, ...]], mode: str) -> list[SearchHit]:
-    from kb.store import item_from_row
-
     n = len(schema.ITEM_COLUMNS)
     return [SearchHit(item=item_from_row(r[:n]), score=float(r[n]), mode=mode) for r in rows]
 

@@ -14,13 +14,12 @@ import shutil
 import threading
 import time
 from collections.abc import Iterable, Sequence
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
 from kb import _duck, schema
 from kb._duck import scalar
-from kb.models import KnowledgeItem, Provenance, SearchHit
+from kb.models import KnowledgeItem, SearchHit, item_from_row, item_row
 
 Mode = Literal["exact", "bm25", "vector", "hybrid"]
 
@@ -144,7 +143,7 @@ class KnowledgeBase:
     def add(self, items: Iterable[KnowledgeItem], table: str = "items") -> int:
         """Insert items, skipping ids already present. Returns how many were inserted."""
         self._writable()
-        rows = {item.id: _row(item) for item in items}
+        rows = {item.id: item_row(item) for item in items}
         if not rows:
             return 0
         existing = self._existing_ids(list(rows), table)
@@ -231,7 +230,7 @@ class KnowledgeBase:
     def _quarantine(self, pairs: list[tuple[KnowledgeItem, str]]) -> int:
         if not pairs:
             return 0
-        rows = {it.id: {**_row(it), "reason": reason} for it, reason in pairs}
+        rows = {it.id: {**item_row(it), "reason": reason} for it, reason in pairs}
         existing = self._existing_ids(list(rows), "quarantine")
         new = [r for i, r in rows.items() if i not in existing]
         if new:
@@ -341,7 +340,7 @@ class KnowledgeBase:
         cols = ", ".join(schema.ITEM_COLUMNS)
         cur = self.con.execute(f"SELECT {cols} FROM items WHERE id = ?", [item_id])
         row = cur.fetchone()
-        return None if row is None else _item(dict(zip(schema.ITEM_COLUMNS, row, strict=True)))
+        return None if row is None else item_from_row(row)
 
     def count(self) -> int:
         return int(scalar(self.con, "SELECT count(*) FROM items"))
@@ -388,40 +387,3 @@ class KnowledgeBase:
 
         self._writable()
         return import_file(self, Path(path), **kw)
-
-
-# --- rows <-> items --------------------------------------------------------------------------
-
-
-def _row(item: KnowledgeItem) -> dict[str, Any]:
-    return {
-        "id": item.id, "kind": item.kind, "head": item.head, "relation": item.relation,
-        "tail": item.tail, "text": item.text, "program": item.program, "syntax": item.syntax,
-        "domain": item.domain, "tags": list(item.tags), "source": item.provenance.source,
-        "teacher": item.provenance.teacher, "prompt_hash": item.provenance.prompt_hash,
-        "created_at": _naive_utc(item.provenance.created_at), "critic_score": item.critic_score,
-        "verified": item.verified, "content": item.content,
-    }  # fmt: skip
-
-
-def _naive_utc(ts: datetime) -> datetime:
-    """DuckDB TIMESTAMP (no zone, stored as UTC): fetching TIMESTAMPTZ would need pytz."""
-    return ts.astimezone(UTC).replace(tzinfo=None) if ts.tzinfo else ts
-
-
-def _item(row: dict[str, Any]) -> KnowledgeItem:
-    created = row.get("created_at") or datetime.now(UTC)
-    if created.tzinfo is None:
-        created = created.replace(tzinfo=UTC)
-    return KnowledgeItem(
-        id=row["id"], kind=row["kind"], head=row["head"], relation=row["relation"],
-        tail=row["tail"], text=row["text"] or "", program=row["program"] or "",
-        syntax=row["syntax"], domain=row["domain"], tags=list(row["tags"] or []),
-        provenance=Provenance(source=row["source"] or "", teacher=row["teacher"] or "",
-                              prompt_hash=row["prompt_hash"] or "", created_at=created),
-        critic_score=row["critic_score"], verified=row["verified"],
-    )  # fmt: skip
-
-
-def item_from_row(row: Sequence[Any]) -> KnowledgeItem:
-    return _item(dict(zip(schema.ITEM_COLUMNS, row, strict=False)))
