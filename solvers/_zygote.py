@@ -83,22 +83,20 @@ def _vm_bytes() -> int:
         return int(f.read().split()[0]) * resource.getpagesize()
 
 
-def _set_limits(base_vm: int, memory_mb: int, timeout_s: float, cfg: dict[str, Any]) -> None:
-    """Hard limits: a child cannot raise them again (no CAP_SYS_RESOURCE here)."""
+def _limits(base_vm: int, memory_mb: int, timeout_s: float, cfg: dict[str, Any]) -> dict[int, int]:
+    """A request's hard limits: a child cannot raise them again (no CAP_SYS_RESOURCE)."""
     mb = 1 << 20
-    memory = base_vm + memory_mb * mb
-    cpu = int(timeout_s) + 2  # whole seconds; the template's clock is the real limit
     limits = {
-        resource.RLIMIT_AS: memory,
-        resource.RLIMIT_CPU: cpu,
+        resource.RLIMIT_AS: base_vm + memory_mb * mb,
+        # Whole seconds; the template's clock is the real limit.
+        resource.RLIMIT_CPU: int(timeout_s) + 2,
         resource.RLIMIT_FSIZE: int(cfg.get("file_size_mb", 4)) * mb,
         resource.RLIMIT_NOFILE: int(cfg.get("open_files", 64)),
         resource.RLIMIT_CORE: 0,
     }
     if cfg.get("max_processes") is not None and os.getuid() != 0:
         limits[resource.RLIMIT_NPROC] = int(cfg["max_processes"])
-    for which, value in limits.items():
-        resource.setrlimit(which, (value, value))
+    return limits
 
 
 def _run_handler(handler: Any, payload: dict[str, Any], memory_mb: int) -> dict[str, Any]:
@@ -118,15 +116,17 @@ def _run_handler(handler: Any, payload: dict[str, Any], memory_mb: int) -> dict[
 
 
 def _child(
-    req: dict[str, Any], result_fd: int, cfg: dict[str, Any], bpf: Filter | None, base_vm: int
+    req: dict[str, Any], result_fd: int, gate_fd: int, cfg: dict[str, Any], bpf: Filter | None
 ) -> None:
     """Runs in the forked child; never returns. Every Python step here copies pages from
-    the template (copy-on-write), so it does as little as it can before the handler."""
+    the template (copy-on-write), so it does as little as it can before the handler: the
+    template sets its rlimits from outside (``prlimit``) and opens the gate when done."""
     code = 0
     try:
         if not cfg["pidns"]:
             os.setpgid(0, 0)  # without a PID namespace, the group is what gets killed
-        _set_limits(base_vm, int(req["memory_mb"]), float(req["timeout_s"]), cfg)
+        if os.read(gate_fd, 1) != b"1":  # the limits are in place only after this byte
+            os._exit(72)
         if bpf is not None:
             bpf.load()
         out = _run_handler(_resolve(req["handler"]), req["payload"], int(req["memory_mb"]))
@@ -205,15 +205,27 @@ class Child:
         channel: tuple[int, int],
     ) -> None:
         self.result_r, result_w = os.pipe()
-        base_vm = _vm_bytes()
+        gate_r, gate_w = os.pipe()
+        limits = _limits(_vm_bytes(), int(req["memory_mb"]), float(req["timeout_s"]), cfg)
         self.start = time.monotonic()
         self.pid = os.fork()
         if self.pid == 0:
-            for fd in (self.result_r, *channel):
+            for fd in (self.result_r, gate_w, *channel):
                 os.close(fd)
-            _child(req, result_w, cfg, bpf, base_vm)
+            _child(req, result_w, gate_r, cfg, bpf)
         os.close(result_w)
+        os.close(gate_r)
         self.pidfd = os.pidfd_open(self.pid)
+        try:
+            for which, value in limits.items():
+                resource.prlimit(self.pid, which, (value, value))
+            os.write(gate_w, b"1")
+        except OSError:
+            self.kill()  # a child without its limits never runs the request
+            self.close()
+            raise
+        finally:
+            os.close(gate_w)
 
     def result(self, req: dict[str, Any]) -> dict[str, Any]:
         """The child's result, or why there is none, by the deadline."""
