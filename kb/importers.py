@@ -121,7 +121,7 @@ def _jsonl_source(path: Path) -> str:
     import json
 
     transform = sql_literal(json.dumps(spec))
-    known = ", ".join(f"'{f}'" for f in (*FIELDS, "id", "provenance"))
+    known = ", ".join(f"'{f}'" for f in (*FIELDS, "id", "provenance", "schema_version"))
     cols = ", ".join(
         f"coalesce(j.{f}, j.provenance.{f}) AS {f}" if f in PROVENANCE else f"j.{f} AS {f}"
         for f in FIELDS
@@ -131,6 +131,10 @@ def _jsonl_source(path: Path) -> str:
           CASE WHEN NOT ok THEN 'invalid JSON (truncated or malformed line)'
                WHEN json_type(raw) <> 'OBJECT' THEN 'not a JSON object'
                WHEN len(extra) > 0 THEN 'unknown field(s): ' || array_to_string(extra, ', ')
+               WHEN coalesce(json_extract_string(raw, '$.schema_version'), '1') <> '1'
+                 THEN 'KnowledgeItem schema_version '
+                      || json_extract_string(raw, '$.schema_version')
+                      || ' is not supported by this nesy (it reads 1)'
                WHEN json_type(raw, '$.tags') NOT IN ('ARRAY', 'NULL')
                  THEN 'tags must be a list of strings'
           END AS parse_error

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import dataclass
+from fractions import Fraction
 from pathlib import Path
 
 from agent import verify
@@ -22,23 +24,137 @@ SOURCE = "gsm8k/train.jsonl"
 CALC = re.compile(r"<<([^=<>]+)=([^<>]*)>>")
 
 
-def solution_to_program(solution: str) -> str | None:
-    """Turn a GSM8K solution with calculator annotations into a PoT program."""
-    lines, step = [], 0
+_NUMBER = re.compile(r"(?<![\w.])(?:\d[\d,]*(?:\.\d+)?|\.\d+)")
+_WORD = re.compile(r"[ -]*([A-Za-z]+)")
+_STOP = frozenset(
+    "a an the of and or to in on at by for from with as than that this these those is are was "
+    "were be been has have had do does did he she it they we you i his her its their our your "
+    "him them me us who which what when where how if then so but each every more less many "
+    "much some all any no not only just also very there here per times once twice thrice".split()
+)
+_RESERVED = frozenset(
+    "ans and as assert break class continue def del elif else except false finally for from "
+    "global if import in is lambda none nonlocal not or pass raise return true try while with "
+    "yield abs all any divmod float int len list map max min pow range round set sorted str "
+    "sum tuple type math solution".split()
+)
+
+
+@dataclass
+class Silver:
+    """One GSM8K solution as a program that carries its computation."""
+
+    program: str
+    question_numbers: int  # numbers in the question
+    named: int  # of those, how many got a name from their sentence
+
+
+def _name_after(text: str, end: int, per: bool = True) -> str:
+    """A snake_case name from the words right after a number (``16 eggs per day`` ->
+    ``eggs_per_day``), or "" when the sentence gives none."""
+    words: list[str] = []
+    pos = end
+    while len(words) < 4:
+        m = _WORD.match(text, pos)
+        if not m:
+            break
+        word = m.group(1).lower()
+        if word in _STOP and not (per and word == "per" and words):
+            break
+        words.append(word)
+        pos = m.end()
+    while words and words[-1] == "per":
+        words.pop()
+    return "_".join(words[:3])
+
+
+def _unique(name: str, taken: set[str]) -> str:
+    base = name if name and name not in _RESERVED and name.isidentifier() else ""
+    if not base:
+        return ""
+    out, i = base, 2
+    while out in taken:
+        out, i = f"{base}_{i}", i + 1
+    taken.add(out)
+    return out
+
+
+def _value(text: str) -> float | None:
+    try:
+        return float(Fraction(text.replace(",", "").strip().rstrip(".")))
+    except (ValueError, ZeroDivisionError):
+        return None
+
+
+def _same(a: float, b: float) -> bool:
+    return abs(a - b) <= 1e-9 * max(1.0, abs(a), abs(b))
+
+
+def silver_program(question: str, solution: str) -> Silver | None:
+    """GSM8K train's human solution as a program that does its own arithmetic.
+
+    Each calculator annotation (``<<48/2=24>>``) becomes a line. A number in it that equals
+    an earlier line's result becomes that line's variable (the student learns to reuse
+    results, not to carry them in its head); a number from the question becomes the name
+    its sentence gives it (``eggs_per_day = 16``), declared first; a line's own name comes
+    from the words after its result (``clips_in_may = 48 / 2``), else ``stepN``.
+    """
+    taken: set[str] = set()
+    quantities: list[tuple[str, float, str]] = []  # (name, value, literal)
+    numbers = list(_NUMBER.finditer(question))
+    for m in numbers:
+        value = _value(m.group())
+        if value is None or any(_same(value, v) for _, v, _ in quantities):
+            continue
+        name = _unique(_name_after(question, m.end()), taken)
+        if name:
+            quantities.append((name, value, m.group().replace(",", "")))
+    steps: list[tuple[str, float]] = []
+    body: list[str] = []
     for sentence in solution.splitlines():
-        calls = CALC.findall(sentence)
+        calls = list(CALC.finditer(sentence))
         if not calls:
             continue
-        comment = CALC.sub("", sentence).strip()
-        lines.append(f"# {comment}")
-        for expr, _result in calls:
-            step += 1
-            expr = expr.replace("x", "*").replace("^", "**").replace("%", "/100")
-            lines.append(f"step{step} = {expr.strip()}")
-    if not step:
+        body.append(f"# {CALC.sub('', sentence).strip()}")
+        for call in calls:
+            expr, result = call.group(1), call.group(2)
+            expr = expr.replace("x", "*").replace("^", "**").replace("%", "/100").strip()
+
+            def operand(m: re.Match[str]) -> str:
+                value = _value(m.group())
+                if value is not None:
+                    for name, v in reversed(steps):  # an earlier result: its variable
+                        if _same(v, value):
+                            return name
+                    for name, v, _ in quantities:
+                        if _same(v, value):
+                            return name
+                return m.group()
+
+            rewritten = _NUMBER.sub(operand, expr)
+            value = _value(result)
+            after = sentence[call.end() :]
+            shown = _NUMBER.match(after.lstrip("$ "))
+            words_from = len(after) - len(after.lstrip("$ ")) + (shown.end() if shown else 0)
+            name = _unique(_name_after(after, words_from, per=True), taken) or _unique(
+                f"step{len(steps) + 1}", taken
+            )
+            body.append(f"{name} = {rewritten}")
+            if value is not None:
+                steps.append((name, value))
+    if not steps:
         return None
-    lines.append(f"ans = step{step}")
-    return "\n".join(lines) + "\n"
+    used = {q for q, _, _ in quantities if re.search(rf"\b{q}\b", "\n".join(body))}
+    head = [f"{q} = {lit}" for q, _, lit in quantities if q in used]
+    program = "\n".join([*head, *body, f"ans = {steps[-1][0]}"]) + "\n"
+    named = sum(1 for q, _, _ in quantities if q in used)
+    return Silver(program, len(numbers), named)
+
+
+def solution_to_program(solution: str, question: str = "") -> str | None:
+    """The program for one solution (see ``silver_program``)."""
+    silver = silver_program(question, solution)
+    return silver.program if silver else None
 
 
 def keep(program: str, gold: object) -> bool:
@@ -57,7 +173,7 @@ def build(data: Path, limit: int = 1000) -> int:
     with open(data / SOURCE) as f:
         for line in f:
             row = json.loads(line)
-            program = solution_to_program(row["solution"])
+            program = solution_to_program(row["solution"], row["question"])
             if program is None:
                 continue
             if not keep(program, row["answer"]):
@@ -91,13 +207,33 @@ def build(data: Path, limit: int = 1000) -> int:
     return len(items)
 
 
+def conversion_stats(data: Path) -> dict[str, float]:
+    """Over all of GSM8K train: how many solutions convert, and the share of question
+    numbers that got a name (the README reports these)."""
+    rows = [json.loads(line) for line in open(data / SOURCE)]
+    converted = [s for r in rows if (s := silver_program(r["question"], r["solution"]))]
+    numbers = sum(s.question_numbers for s in converted)
+    named = sum(s.named for s in converted)
+    return {
+        "solutions": len(rows),
+        "converted": len(converted),
+        "question_numbers": numbers,
+        "named": named,
+        "named_share": round(named / max(1, numbers), 4),
+    }
+
+
 def main() -> None:
     import argparse
 
     p = argparse.ArgumentParser(description="Rebuild the KB files shipped with nesy.")
     p.add_argument("--data", type=Path, required=True, help="the shared data folder")
     p.add_argument("--limit", type=int, default=1000)
+    p.add_argument("--stats", action="store_true", help="only report the conversion's stats")
     args = p.parse_args()
+    if args.stats:
+        print(json.dumps(conversion_stats(args.data)))
+        return
     print(f"wrote {build(args.data, args.limit)} verified exemplars to {EXEMPLARS}")
 
 

@@ -191,3 +191,18 @@ def test_sql_ids_match_python_ids(tmp_path_factory, head, relation, tail):
                 tail=clean[2].strip(" "),
             )
             assert kb.get(expected.id) is not None
+
+
+def test_jsonl_rows_carry_a_supported_schema_version(tmp_path):
+    from kb import KnowledgeBase
+
+    f = tmp_path / "items.jsonl"
+    f.write_text(
+        '{"schema_version": 1, "kind": "note", "text": "kept"}\n'
+        '{"schema_version": 7, "kind": "note", "text": "from the future"}\n'
+    )
+    with KnowledgeBase(tmp_path / "kb.duckdb") as kb:
+        report = kb.import_file(f, fmt="jsonl")
+    assert report.inserted == 1
+    assert [r.line for r in report.rejected] == [2]
+    assert "schema_version 7 is not supported" in report.rejected[0].reason

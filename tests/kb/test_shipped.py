@@ -22,7 +22,8 @@ def test_solution_to_program():
     program = solution_to_program(
         "She sold 48/2 = <<48/2=24>>24 clips.\nIn all 48+24 = <<48+24=72>>72."
     )
-    assert program.splitlines()[-3:] == ["# In all 48+24 = 72.", "step2 = 48+24", "ans = step2"]
+    # The second line reuses the first line's result by name, not as the literal 24.
+    assert program.splitlines()[-3:] == ["# In all 48+24 = 72.", "step2 = 48+clips", "ans = step2"]
 
 
 def test_default_kb_is_built_on_first_use_under_nesy_home(tmp_path, monkeypatch):
