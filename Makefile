@@ -66,12 +66,12 @@ demo: setup
 	  "Tom has 3 apples and buys 4 more. How many apples does he have?"
 	$(NESY) ask --max-repairs 1 --max-new-tokens 160 \
 	  "A shirt costs 20 dollars and is discounted by 25 percent. What is the new price?"
-	@echo "== bench: our agent (packaged student + shipped KB) on 8 GSM8K test items (bundled)"
-	$(NESY) bench run gsm8k --system agent:default --kb default --limit 8 --out $(DEMO_RESULTS)
+	@echo "== bench: our agent (packaged student + shipped KB) on 4 GSM8K test items (bundled)"
+	$(NESY) bench run gsm8k --system agent:default --kb default --limit 4 --out $(DEMO_RESULTS)
 	@if [ -d $(SHARED)/teacher_traces ]; then \
 	  echo "== bench: Codex PoT programs on the same items, re-executed by our solvers (replay)"; \
 	  $(NESY) bench run gsm8k --system replay:$(SHARED)/teacher_traces/pot_codex_gsm8k_test_fewshot.jsonl \
-	    --data $(SHARED) --limit 8 --out $(DEMO_RESULTS); fi
+	    --data $(SHARED) --limit 4 --out $(DEMO_RESULTS); fi
 	$(NESY) bench report --all --results $(DEMO_RESULTS)
 
 bench-solvers: setup
