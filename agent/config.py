@@ -21,7 +21,7 @@ class AgentConfig:
 
     mode: str = field(
         default="auto",
-        metadata={"help": "pad, socratic, asp, spatial, prolog, direct, or auto (by task)"},
+        metadata={"help": "pad, socratic, asp, spatial, prolog, deductive, direct, or auto"},
     )
     task: str = field(
         default="math", metadata={"help": "math, kinship, deductive, spatial (routes auto)"}

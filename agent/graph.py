@@ -30,7 +30,7 @@ from agent.records import FailureClass, Step
 from agent.render import extract_program, syntax_ok
 from solvers import SolverRequest, SolverResult, solve
 
-Mode = Literal["auto", "pad", "socratic", "asp", "spatial", "prolog", "direct"]
+Mode = Literal["auto", "pad", "socratic", "asp", "spatial", "prolog", "deductive", "direct"]
 __all__ = [
     "MODE_SPECS", "MODES", "TASK_ANSWER_TYPES", "TASK_MODES", "AgentConfig", "ModeSpec",
     "build_graph", "extract_program", "rule_library", "syntax_ok",

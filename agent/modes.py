@@ -13,7 +13,9 @@ from pathlib import Path
 
 from agent.normalize import AnswerType
 
-MODES: tuple[str, ...] = ("auto", "pad", "socratic", "asp", "spatial", "prolog", "direct")
+MODES: tuple[str, ...] = (
+    "auto", "pad", "socratic", "asp", "spatial", "prolog", "deductive", "direct",
+)  # fmt: skip
 RULES = Path(__file__).with_name("rules")
 
 
@@ -38,8 +40,9 @@ MODE_SPECS: dict[str, ModeSpec] = {
     ),
     "prolog": ModeSpec("prolog", "prolog", "prolog", answer_type="label", repair="repair_prolog"),
     "direct": ModeSpec("direct", None, "", answer_type="number"),
-    # Logic-LM's ProofWriter/ProntoQA programs as facts for proofwriter.lp. Verification and
-    # replay use it; the student gets a template for it with training (not a CLI mode yet).
+    # Logic-LM's form for ProofWriter/ProntoQA: facts and rules for proofwriter.lp, which
+    # answers true/false/unknown (open world) or true/false (closed_world.). Replay and
+    # verification of the recorded GPT-4 programs use it, and so does the student.
     "deductive": ModeSpec(
         "deductive",
         "asp",
@@ -49,7 +52,7 @@ MODE_SPECS: dict[str, ModeSpec] = {
         repair="repair_asp",
     ),
 }
-TASK_MODES = {"math": "pad", "kinship": "asp", "deductive": "prolog", "spatial": "spatial"}
+TASK_MODES = {"math": "pad", "kinship": "asp", "deductive": "deductive", "spatial": "spatial"}
 # What a direct (or fallback) answer is read as, by task type; a solver mode's own type wins.
 TASK_ANSWER_TYPES: dict[str, AnswerType] = {
     "math": "number", "kinship": "label", "deductive": "label", "spatial": "label",

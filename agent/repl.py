@@ -17,7 +17,7 @@ from agent.display import show_answer, show_step
 
 HELP = """\
 commands:
-  /mode [NAME]    show or set the mode: auto, pad, socratic, asp, spatial, prolog, direct
+  /mode [NAME]    show or set the mode: auto, pad, socratic, asp, spatial, prolog, deductive, direct
   /trace          the last answer's trace (the JSON training reads)
   /kb QUERY       search the knowledge base
   /reset          start a new conversation thread

@@ -290,3 +290,13 @@ def test_nodes_are_functions_of_state_and_context():
     assert [r.program for r in calls] == ["ans = 5\n"] and out["results"][0]["answer"] == 5
     assert graph.after_solve({**state, **out}, ctx) == "answer"
     assert graph.answer({**state, **out}, ctx)["answer"] == 5.0
+
+
+def test_deductive_path_answers_with_the_proofwriter_library():
+    student = Scripted(
+        ["cold(bob).\nkind(X) :- cold(X).\nquery_pos :- kind(bob).\nquery_neg :- -kind(bob).\n"]
+    )
+    agent = Agent(student, config=AgentConfig(task="deductive", exemplars=0))
+    a = agent.ask("Bob is cold. Cold people are kind. Statement: Bob is kind.")
+    assert (a.answer, a.grounded, a.trace.mode) == ("true", True, "deductive")
+    assert a.trace.prompt_id == "deductive@v1"
