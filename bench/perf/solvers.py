@@ -180,10 +180,12 @@ def verify_all(rows: list[dict[str, Any]], timeout_s: float) -> dict[str, Any]:
     def run(row: dict[str, Any]) -> SolverResult:
         return solve(SolverRequest(solver="python", program=row["program"][0], timeout_s=timeout_s))
 
+    cpu_before = _cpu_split()
     t = time.perf_counter()
     with ThreadPoolExecutor(workers) as ex:
         results = list(ex.map(run, rows))
     elapsed = time.perf_counter() - t
+    cpu_after = _cpu_split()
     correct = sum(close(as_float(r), row["gold"]) for r, row in zip(results, rows, strict=True))
     statuses = collections.Counter(r.status for r in results)
     reasons: collections.Counter[str] = collections.Counter()
@@ -216,15 +218,67 @@ def verify_all(rows: list[dict[str, Any]], timeout_s: float) -> dict[str, Any]:
         "statuses": dict(statuses),
         "disagree_with_executed": sum(reasons.values()),
         "disagree_reasons": dict(reasons),
+        # Where the CPU went: this process (requests, JSON, threads) and the sandboxes
+        # (templates and their request children), over the verification alone.
+        "cpu_caller_s": round(cpu_after[0] - cpu_before[0], 2),
+        "cpu_sandboxes_s": round(cpu_after[1] - cpu_before[1], 2),
     }
     print(
         f"verified {len(rows)} programs in {elapsed:.2f} s ({out['verify_per_s']}/s, "
         f"{workers} workers, timeout {timeout_s} s): teacher accuracy "
         f"{out['teacher_accuracy']}% | statuses {dict(statuses)}"
     )
+    print(
+        f"CPU during verification: caller {out['cpu_caller_s']} s, sandboxes "
+        f"{out['cpu_sandboxes_s']} s, in {elapsed:.2f} s on {os.cpu_count()} cores"
+    )
     print(f"disagreements with the file's `executed`: {out['disagree_with_executed']}")
     for why, count in reasons.most_common():
         print(f"  {count:4d}  {why}   e.g. {examples[why]}")
+    return out
+
+
+def _cpu_split() -> tuple[float, float]:
+    """(CPU seconds of this process, of every sandbox template and its reaped children)."""
+    import resource
+
+    import psutil
+
+    me = resource.getrusage(resource.RUSAGE_SELF)
+    sandboxes = 0.0
+    for p in psutil.Process().children(recursive=True):
+        try:
+            if "_zygote.py" in " ".join(p.cmdline()):
+                c = p.cpu_times()
+                sandboxes += c.user + c.system + c.children_user + c.children_system
+        except psutil.Error:
+            continue
+    return me.ru_utime + me.ru_stime, sandboxes
+
+
+def page_fault_us(pages: int = 2000, n: int = 30) -> dict[str, float]:
+    """What one copy-on-write page fault costs here: a forked child that writes ``pages``
+    of its parent's memory against one that writes none (the price of a fresh process)."""
+    import resource
+
+    buf = bytearray(pages * 4096)
+    buf[::4096] = b"\x01" * pages
+
+    def child_cpu(touch: int) -> float:
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        for _ in range(n):
+            pid = os.fork()
+            if pid == 0:
+                for i in range(0, touch * 4096, 4096):
+                    buf[i] = 2
+                os._exit(0)
+            os.waitpid(pid, 0)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        return (after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime) / n
+
+    cost = (child_cpu(pages) - child_cpu(0)) / pages * 1e6
+    out = {"page_fault_us": round(cost, 2)}
+    print(f"copy-on-write page fault: {cost:.2f} us (a child writing {pages} pages)")
     return out
 
 
@@ -290,6 +344,7 @@ def main() -> None:
     result["latency"] = latency(args.latency_n)
     result.update(pool_speedup(rows, args.speedup_n))
     result.update(fork_vs_reuse(rows, args.speedup_n))
+    result.update(page_fault_us())
     result.update(verify_all(rows, args.timeout))
     result.update(prolog_roundtrip(args.latency_n))
     result["data_files"] = [POT_FILE, GOLD_FILE]
