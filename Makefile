@@ -66,6 +66,9 @@ demo: setup
 	  "Tom has 3 apples and buys 4 more. How many apples does he have?"
 	$(NESY) ask --max-repairs 1 --max-new-tokens 160 \
 	  "A shirt costs 20 dollars and is discounted by 25 percent. What is the new price?"
+	@if [ -d $(SHARED)/gsm8k ]; then \
+	  echo "== distill: GSM8K-train solutions as programs, verified (kept / rejected and why)"; \
+	  $(NESY) distill verify --teacher silver:gsm8k --data $(SHARED) --limit 200; fi
 	@echo "== bench: our agent (packaged student + shipped KB) on 4 GSM8K test items (bundled)"
 	$(NESY) bench run gsm8k --system agent:default --kb default --limit 4 --out $(DEMO_RESULTS)
 	@if [ -d $(SHARED)/teacher_traces ]; then \

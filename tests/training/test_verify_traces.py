@@ -1,0 +1,64 @@
+"""Teacher traces through the one verifier: kept, or rejected with a reason."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import SHARED, needs_shared
+from training.verify_traces import Candidate, TeacherError, candidates, check, summary
+
+
+def test_every_rejection_has_its_reason():
+    c = [
+        Candidate("t", "gsm8k", "1", "pad", "ans = 6 * 7\n", 42),  # kept
+        Candidate("t", "gsm8k", "2", "pad", "ans =  6 * 7\n", 42),  # same program: duplicate
+        Candidate("t", "gsm8k", "3", "pad", "ans = 6 * 8\n", 42),  # wrong_answer
+        Candidate("t", "gsm8k", "4", "pad", "ans = 1 / 0\n", 0),  # solver_error
+        Candidate("t", "gsm8k", "5", "pad", "while True:\n    pass\n", 1),  # timeout
+        Candidate("t", "gsm8k", "6", "pad", "ans = 1\n" + "#" * 5000, 1),  # too_long
+        Candidate("t", "gsm8k", "7", "pad", "", 1, reason="parse_error"),  # conversion failed
+        Candidate("t", "gsm8k", "8", "pad", "ans = 3\n", None),  # no gold to verify against
+    ]
+    checked = check(c, timeout_s=0.5)
+    assert [r.reason for r in checked] == [
+        None, "duplicate", "wrong_answer", "solver_error", "timeout", "too_long",
+        "parse_error", "parse_error",
+    ]  # fmt: skip
+    (row,) = summary(checked)
+    assert (row["kept"], row["rejected"]) == (1, 7)
+    assert row["reasons"] == {
+        "parse_error": 2, "solver_error": 1, "timeout": 1, "wrong_answer": 1,
+        "duplicate": 1, "too_long": 1,
+    }  # fmt: skip
+
+
+def test_test_set_files_are_refused_as_training_data(tmp_path):
+    f = tmp_path / "pot_codex_gsm8k_test_fewshot.jsonl"
+    f.write_text("{}\n")
+    with pytest.raises(TeacherError, match="same-item baseline, never training data"):
+        list(candidates(f"replay:{f}"))
+
+
+def test_a_corrupt_teacher_line_names_file_and_line(tmp_path):
+    f = tmp_path / "pal_aqua_codex_outputs.jsonl"
+    f.write_text('{"question": "q", "generated_answer": "", "answer": "(a)"}\n{oops\n')
+    with pytest.raises(TeacherError, match=r"pal_aqua_codex_outputs.jsonl:2: invalid JSON"):
+        list(candidates(f"replay:{f}"))
+
+
+@needs_shared
+def test_distill_verify_prints_kept_and_rejected_per_source_and_task():
+    out = subprocess.run(
+        [sys.executable, "-m", "nesy.cli", "distill", "verify", "--teacher",
+         f"replay:{SHARED}/teacher_traces/logiclm_ProofWriter_dev_gpt-4_logic_programs.jsonl",
+         "--limit", "40", "--json"],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    (row,) = json.loads(out.stdout)
+    assert row["task"] == "proofwriter" and row["kept"] + row["rejected"] == 40
+    assert row["kept"] >= 36  # GPT-4's recorded programs: 98.7% replay accuracy

@@ -1,0 +1,207 @@
+"""Teacher traces, verified: convert a teacher's outputs into candidate programs, run each
+through the one verifier (``agent.verify``), keep what matches gold, and say why the rest
+was rejected (parse_error, solver_error, timeout, wrong_answer, duplicate, too_long).
+
+Teachers (named like the agent's model specs):
+
+- ``silver:gsm8k``: GSM8K train's human solutions through ``training.exemplars``;
+- ``replay:FILE``: recorded teacher outputs that may feed training: PAL AQuA
+  (``pal_aqua_codex_outputs.jsonl``) and Logic-LM's GPT-4 programs for ProofWriter and
+  ProntoQA dev. The test-set files (Codex PoT GSM8K/SVAMP, the StepGame answers, the
+  ``gpt3-*_gsm8k_test`` solutions) are refused: they are same-item baselines only.
+
+    nesy distill verify --teacher silver:gsm8k --data ../shared/data --limit 500
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from agent import verify
+from agent.modes import MODE_SPECS
+from agent.normalize import matches
+
+MAX_PROGRAM_CHARS = 4000
+EVAL_ONLY = (
+    "pot_codex_gsm8k_test_fewshot.jsonl",
+    "pot_codex_svamp_fewshot.jsonl",
+    "stepgame_davinci003_direct.jsonl",
+    "_gsm8k_test.jsonl",
+)
+REASONS = ("parse_error", "solver_error", "timeout", "wrong_answer", "duplicate", "too_long")
+
+
+class TeacherError(ValueError):
+    """A teacher spec or file that cannot feed training; the message says why."""
+
+
+@dataclass
+class Candidate:
+    """One teacher output as a program to verify (``reason`` set when conversion failed)."""
+
+    source: str
+    task: str
+    item_id: str
+    mode: str
+    program: str
+    gold: Any
+    reason: str | None = None
+    options: dict[str, str] | None = None  # multiple choice: gold is the option's letter
+
+
+@dataclass
+class Checked:
+    candidate: Candidate
+    kept: bool
+    reason: str | None
+    answer: Any = None
+
+
+def candidates(
+    teacher: str, data: Path | None = None, limit: int | None = None
+) -> Iterator[Candidate]:
+    """The candidates a teacher spec names."""
+    kind, _, rest = teacher.partition(":")
+    if kind == "silver" and rest == "gsm8k":
+        if data is None:
+            raise TeacherError("silver:gsm8k needs --data (the folder with gsm8k/train.jsonl)")
+        yield from _silver_gsm8k(Path(data), limit)
+    elif kind == "replay" and rest:
+        yield from _replay(Path(rest).expanduser(), limit)
+    else:
+        raise TeacherError(f"unknown teacher {teacher!r}; use silver:gsm8k or replay:FILE")
+
+
+def _silver_gsm8k(data: Path, limit: int | None) -> Iterator[Candidate]:
+    from training.exemplars import SOURCE, silver_program
+
+    path = data / SOURCE
+    if not path.is_file():
+        raise TeacherError(f"no GSM8K train file at {path}")
+    with open(path) as f:
+        for number, line in enumerate(f, 1):
+            if limit is not None and number > limit:
+                return
+            row = _row(path, number, line)
+            silver = silver_program(row.get("question", ""), row.get("solution", ""))
+            yield Candidate(
+                source="silver:gsm8k",
+                task="gsm8k",
+                item_id=str(row.get("id", f"gsm8k-train-{number - 1}")),
+                mode="pad",
+                program=silver.program if silver else "",
+                gold=row.get("answer"),
+                reason=None if silver else "parse_error",
+            )
+
+
+def _replay(path: Path, limit: int | None) -> Iterator[Candidate]:
+    name = path.name
+    if any(name.endswith(e) for e in EVAL_ONLY):
+        raise TeacherError(
+            f"{name} holds outputs for an evaluation set: it is a same-item baseline, never "
+            "training data (allowed: PAL AQuA, Logic-LM ProofWriter/ProntoQA dev)"
+        )
+    if not path.is_file():
+        raise TeacherError(f"no teacher file at {path}")
+    source = f"replay:{name}"
+    with open(path) as f:
+        for number, line in enumerate(f, 1):
+            if limit is not None and number > limit:
+                return
+            row = _row(path, number, line)
+            if "generated_answer" in row:  # PAL AQuA
+                _, program = verify.pal_program(row)
+                letter = str(row.get("answer", "")).strip("() ").lower()
+                options = verify.choices(row["question"])
+                yield Candidate(
+                    source, "aqua", f"aqua-{number - 1}", "pad", program, letter, options=options
+                )
+            elif "raw_logic_programs" in row:  # Logic-LM
+                task = "prontoqa" if "ProntoQA" in str(row.get("id", name)) else "proofwriter"
+                gold = _option_label(row)
+                reason: str | None = None
+                try:
+                    facts = verify.logiclm_facts(
+                        row["raw_logic_programs"][0], closed_world=task == "prontoqa"
+                    )
+                except (ValueError, IndexError, KeyError):
+                    facts, reason = "", "parse_error"
+                yield Candidate(source, task, str(row.get("id")), "deductive", facts, gold, reason)
+            else:
+                raise TeacherError(
+                    f"{path}:{number}: not a PAL or Logic-LM record (fields: {sorted(row)})"
+                )
+
+
+def _row(path: Path, number: int, line: str) -> dict[str, Any]:
+    try:
+        row = json.loads(line)
+    except json.JSONDecodeError as exc:
+        raise TeacherError(f"{path}:{number}: invalid JSON ({exc.msg})") from None
+    if not isinstance(row, dict):
+        raise TeacherError(f"{path}:{number}: not a JSON object")
+    return row
+
+
+def _option_label(row: dict[str, Any]) -> str | None:
+    """Logic-LM's answer letter (``A``) as the option's label (``true``)."""
+    letter = str(row.get("answer", "")).strip()
+    for option in row.get("options", []):
+        head, _, label = str(option).partition(")")
+        if head.strip() == letter:
+            return label.strip().lower()
+    return None
+
+
+def check(cands: Iterable[Candidate], timeout_s: float = 2.0) -> list[Checked]:
+    """Verify every candidate; keep the first of identical programs."""
+    seen: set[tuple[str, str]] = set()
+    out = []
+    for c in cands:
+        reason = c.reason
+        answer = None
+        if reason is None and c.gold is None:
+            reason = "parse_error"  # nothing to verify against
+        if reason is None and len(c.program) > MAX_PROGRAM_CHARS:
+            reason = "too_long"
+        key = (c.task, " ".join(c.program.split()))
+        if reason is None and key in seen:
+            reason = "duplicate"
+        if reason is None:
+            v = verify.run(c.mode, [c.program], timeout_s=timeout_s)
+            answer = v.answer
+            if v.failure is not None:
+                reason = v.failure.value
+            elif c.options is not None:
+                if verify.choose(v.answer, c.options) != c.gold:
+                    reason = "wrong_answer"
+            elif not matches(v.answer, c.gold, MODE_SPECS[c.mode].answer_type):
+                reason = "wrong_answer"
+        if reason is None:
+            seen.add(key)
+        out.append(Checked(c, reason is None, reason, answer))
+    return out
+
+
+def summary(checked: Iterable[Checked]) -> list[dict[str, Any]]:
+    """Per source and task: kept, rejected, and the rejection reasons."""
+    groups: dict[tuple[str, str], Counter[str]] = {}
+    for r in checked:
+        counts = groups.setdefault((r.candidate.source, r.candidate.task), Counter())
+        counts["kept" if r.kept else str(r.reason)] += 1
+    return [
+        {
+            "source": source,
+            "task": task,
+            "kept": counts["kept"],
+            "rejected": sum(v for k, v in counts.items() if k != "kept"),
+            "reasons": {k: counts[k] for k in REASONS if counts[k]},
+        }
+        for (source, task), counts in sorted(groups.items())
+    ]
