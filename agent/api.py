@@ -20,9 +20,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Literal
 
+from agent import verify
 from agent.batching import BatchingStudent
 from agent.graph import AgentConfig, State, build_graph
-from agent.normalize import AnswerType, matches
+from agent.normalize import AnswerType
 from agent.records import Answer, Attempt, FailureClass, Step, Trace, Usage
 from solvers import SolverResult
 
@@ -250,12 +251,12 @@ class Agent:
         verified: bool | None = None
         verdict: Literal["accepted", "rejected", "unknown"] = "unknown"
         reason = FailureClass(failure) if failure else None
-        if gold is not None:  # training's question, answered by the one comparison
+        if gold is not None:  # training's question, answered by the one verifier
             answer_type: AnswerType = final.get("answer_type") or "number"
-            verified = grounded and matches(final.get("answer"), gold, answer_type)
+            verified, reason = verify.against_gold(
+                final.get("answer"), grounded, gold, answer_type, reason
+            )
             verdict = "accepted" if verified else "rejected"
-            if not verified and reason is None:
-                reason = FailureClass.wrong_answer
         trace = Trace(
             task=final.get("task", ""),
             item_id=item_id,

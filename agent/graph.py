@@ -20,7 +20,7 @@ import operator
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Annotated, Any, Literal, TypedDict
+from typing import Annotated, Any, TypedDict
 
 from agent import render, verify
 from agent.config import AgentConfig
@@ -30,7 +30,6 @@ from agent.records import FailureClass, Step
 from agent.render import extract_program, syntax_ok
 from solvers import SolverRequest, SolverResult, solve
 
-Mode = Literal["auto", "pad", "socratic", "asp", "spatial", "prolog", "deductive", "direct"]
 __all__ = [
     "MODE_SPECS", "MODES", "TASK_ANSWER_TYPES", "TASK_MODES", "AgentConfig", "ModeSpec",
     "build_graph", "extract_program", "rule_library", "syntax_ok",

@@ -114,11 +114,13 @@ def run(
     answer_type: AnswerType | None = None,
     timeout_s: float = 5.0,
     facts: str = "",
+    options: dict[str, str] | None = None,
 ) -> Verdict:
-    """Solve every program, vote, and compare the answer with ``gold`` when given."""
+    """Solve every program, vote, and compare the answer with ``gold`` when given (with
+    ``options``, gold is the letter of the option nearest the answer: PAL's AQuA scoring)."""
     kind = answer_type or MODE_SPECS[mode].answer_type
     results = [solve(request(mode, p, timeout_s, facts)) for p in programs]
-    return judge(results, kind, gold, programs)
+    return judge(results, kind, gold, programs, options)
 
 
 def judge(
@@ -126,6 +128,7 @@ def judge(
     answer_type: AnswerType,
     gold: Any = None,
     programs: Sequence[str] = (),
+    options: dict[str, str] | None = None,
 ) -> Verdict:
     """A ``Verdict`` from solver results already in hand (the graph's answer node)."""
     best, votes = vote([answer_of(r, answer_type) for r in results])
@@ -133,9 +136,7 @@ def judge(
     if best is None:
         statuses = {r.status for r in results}
         failure = FailureClass.timeout if statuses == {"timeout"} else FailureClass.solver_error
-    verified = None if gold is None else (best is not None and matches(best, gold, answer_type))
-    if verified is False and failure is None:
-        failure = FailureClass.wrong_answer
+    verified, failure = against_gold(best, best is not None, gold, answer_type, failure, options)
     return Verdict(
         answer=best,
         grounded=best is not None,
@@ -145,6 +146,27 @@ def judge(
         programs=list(programs),
         failure=failure,
     )
+
+
+def against_gold(
+    answer: Any,
+    grounded: bool,
+    gold: Any,
+    answer_type: AnswerType,
+    failure: FailureClass | None = None,
+    options: dict[str, str] | None = None,
+) -> tuple[bool | None, FailureClass | None]:
+    """(verified, failure): whether a grounded answer matches ``gold`` (None without gold),
+    and the failure class with ``wrong_answer`` when it does not and nothing else failed."""
+    if gold is None:
+        return None, failure
+    if not grounded:
+        verified = False
+    elif options is not None:
+        verified = choose(answer, options) == gold
+    else:
+        verified = matches(answer, gold, answer_type)
+    return verified, failure if verified or failure is not None else FailureClass.wrong_answer
 
 
 # --- teacher formats ---------------------------------------------------------------------------

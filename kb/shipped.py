@@ -19,7 +19,6 @@ from typing import Any
 
 from solvers.files import nesy_home  # the one cache root
 
-__all__ = ["DATA", "EMBEDDINGS", "EXEMPLARS", "default_kb_path", "nesy_home", "open_default"]
 DATA = Path(__file__).with_name("data")
 EXEMPLARS = DATA / "gsm8k_train_exemplars.jsonl"
 EMBEDDINGS = DATA / "gsm8k_train_exemplars.embeddings.parquet"

@@ -547,9 +547,8 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-# The agent's flags that AgentConfig defines take their defaults from it (agent/config.py);
-# the rest are the CLI's own: which student, which KB, which device, which checkpoint file.
-CONFIG_FLAGS = ("mode", "task", "max_repairs", "vote_k", "max_new_tokens")
+# The agent's flags that AgentConfig defines (nesy.config.CONFIG_FLAGS) take their defaults
+# from it; these are the CLI's own: which student, which KB, which device, which checkpoint.
 AGENT_DEFAULTS: dict[str, Any] = {
     "model": "default",
     "kb": None,
@@ -569,7 +568,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"nesy: error: {exc}", file=sys.stderr)
             return 2
     if getattr(args, "agent_flags", False):
-        from nesy.config import apply, load_config
+        from nesy.config import CONFIG_FLAGS, apply, load_config
 
         try:
             from agent.config import default

@@ -24,10 +24,11 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
+# The AgentConfig fields (agent/config.py) the CLI and nesy.toml expose, and the CLI's own.
+CONFIG_FLAGS = ("mode", "task", "max_repairs", "vote_k", "max_new_tokens")
 SECTIONS = {
     "paths": {"kb", "checkpoint", "results", "data"},
-    # The CLI's own choices, and the AgentConfig fields the CLI exposes (agent/config.py).
-    "agent": {"model", "device", "mode", "task", "max_repairs", "vote_k", "max_new_tokens"},
+    "agent": {"model", "device", *CONFIG_FLAGS},
 }
 
 

@@ -20,7 +20,6 @@ import asyncio
 import importlib
 import os
 import re
-import sys
 import threading
 import time
 from types import ModuleType
@@ -136,16 +135,6 @@ def get_pool(kind: str) -> SandboxPool:
         return pool
 
 
-_refused_once: list[str] = []
-
-
-def _warn_refused(detail: str) -> None:
-    """Say it loudly, once per process: every solve is refused until this is fixed."""
-    if not _refused_once:
-        _refused_once.append(detail)
-        print(f"nesy: ERROR: {detail}", file=sys.stderr)
-
-
 _BAD_TEXT = re.compile("[\x00\ud800-\udfff]")
 
 
@@ -187,7 +176,7 @@ def solve(request: SolverRequest) -> SolverResult:
             )
     except SandboxUnavailable as exc:
         out = {"status": "error", "detail": f"refused: the solver sandbox is unavailable: {exc}"}
-        _warn_refused(out["detail"])
+        _sandbox.say_once("ERROR", out["detail"])  # every solve is refused until fixed
     except PoolError as exc:
         out = {"status": "error", "detail": f"solver unavailable: {exc}"}
     stdout = out.get("stdout") or ""

@@ -15,6 +15,7 @@ A ``SandboxPool`` keeps up to ``size`` sandboxes of one template. ``run`` waits 
 from __future__ import annotations
 
 import atexit
+import base64
 import itertools
 import os
 import queue
@@ -24,15 +25,15 @@ import threading
 import time
 import warnings
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import Any, get_args
 
 from solvers import _frames, _sandbox
+from solvers.base import Status
 
 _GRACE_S = 0.5  # the template kills at the deadline; it must answer within this after
 _START_TIMEOUT_S = 120.0
-STATUSES = frozenset({"ok", "unsat", "timeout", "error", "memory"})
+STATUSES = frozenset(get_args(Status))
 _RESULT_KEYS = frozenset({"status", "answer", "answer_type", "detail", "stdout"})
-_warned_unconfined = False
 _SPAWNER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="nesy-sandbox-spawner")
 
 
@@ -68,8 +69,8 @@ class Sandbox:
         pass_fds: tuple[int, ...] = ()
         seccomp_file = None
         if self.mode == "bwrap":
-            base_bpf, _ = _sandbox.seccomp_filters(template.threads)
-            child_bpf = _sandbox.child_bpf_b64(template.threads)
+            base_bpf, child = _sandbox.seccomp_filters(template.threads)
+            child_bpf = base64.b64encode(child).decode()
             seccomp_file = os.memfd_create("nesy-seccomp", 0)
             _frames.write_bytes(seccomp_file, base_bpf)
             os.lseek(seccomp_file, 0, os.SEEK_SET)
@@ -194,15 +195,12 @@ class Sandbox:
 
 
 def _warn_unconfined() -> None:
-    global _warned_unconfined
-    if not _warned_unconfined:
-        _warned_unconfined = True
-        message = (
-            f"{_sandbox.ENV_MODE}=off: solver programs run WITHOUT the OS sandbox (rlimits and "
-            "a fresh process per request only). Run only programs you trust."
-        )
+    message = (
+        f"{_sandbox.ENV_MODE}=off: solver programs run WITHOUT the OS sandbox (rlimits and "
+        "a fresh process per request only). Run only programs you trust."
+    )
+    if _sandbox.say_once("WARNING", message):
         warnings.warn(message, RuntimeWarning, stacklevel=3)
-        print(f"nesy: WARNING: {message}", file=sys.stderr)
 
 
 class SandboxPool:

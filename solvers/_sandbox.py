@@ -27,7 +27,6 @@ process per request only, and a loud warning).
 
 from __future__ import annotations
 
-import base64
 import errno
 import functools
 import importlib.util
@@ -294,8 +293,18 @@ def swipl_env() -> dict[str, str]:
     return env
 
 
-def child_bpf_b64(threads: bool) -> str:
-    return base64.b64encode(seccomp_filters(threads)[1]).decode()
+_said: set[str] = set()
+
+
+def say_once(kind: str, message: str) -> bool:
+    """Print ``nesy: KIND: message`` to stderr once per process and kind (True when it did):
+    a refusal or an unconfined mode concerns every later solve, so it is said loudly, but
+    not each time."""
+    if kind in _said:
+        return False
+    _said.add(kind)
+    print(f"nesy: {kind}: {message}", file=sys.stderr)
+    return True
 
 
 def fix_for(stderr: str) -> str:

@@ -45,14 +45,13 @@ def teacher_labels(
         for row in rows:
             if "generated_answer" in row:  # PAL AQuA: multiple choice, scored PAL's way
                 question, program = verify.pal_program(row)
-                v = verify.run("pad", [program], timeout_s=timeout_s)
-                gold = str(row["answer"]).strip("() ").lower()
-                ok = v.grounded and verify.choose(v.answer, verify.choices(row["question"])) == gold
+                letter = str(row["answer"]).strip("() ").lower()
+                options = verify.choices(row["question"])
+                v = verify.run("pad", [program], letter, timeout_s=timeout_s, options=options)
             else:  # PoT
                 question, program = row["question"], verify.pot_programs(row)[0]
-                ok = bool(
-                    verify.run("pad", [program], gold=row["answer"], timeout_s=timeout_s).verified
-                )
+                v = verify.run("pad", [program], row["answer"], timeout_s=timeout_s)
+            ok = bool(v.verified)
             item = KnowledgeItem(kind="exemplar", text=question, program=program, domain="math")
             examples.append(Example(critic_text(item), int(ok), rel))
     card = {

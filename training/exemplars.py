@@ -11,12 +11,13 @@ matches the gold answer are kept. GSM8K test is never read.
 from __future__ import annotations
 
 import json
+import math
 import re
 from dataclasses import dataclass
-from fractions import Fraction
 from pathlib import Path
 
 from agent import verify
+from agent.normalize import to_number
 from kb.models import KnowledgeItem, Provenance
 from kb.shipped import DATA, EMBEDDINGS, EXEMPLARS
 
@@ -79,15 +80,8 @@ def _unique(name: str, taken: set[str]) -> str:
     return out
 
 
-def _value(text: str) -> float | None:
-    try:
-        return float(Fraction(text.replace(",", "").strip().rstrip(".")))
-    except (ValueError, ZeroDivisionError):
-        return None
-
-
 def _same(a: float, b: float) -> bool:
-    return abs(a - b) <= 1e-9 * max(1.0, abs(a), abs(b))
+    return math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-9)
 
 
 def silver_program(question: str, solution: str) -> Silver | None:
@@ -103,7 +97,7 @@ def silver_program(question: str, solution: str) -> Silver | None:
     quantities: list[tuple[str, float, str]] = []  # (name, value, literal)
     numbers = list(_NUMBER.finditer(question))
     for m in numbers:
-        value = _value(m.group())
+        value = to_number(m.group())
         if value is None or any(_same(value, v) for _, v, _ in quantities):
             continue
         name = _unique(_name_after(question, m.end()), taken)
@@ -121,7 +115,7 @@ def silver_program(question: str, solution: str) -> Silver | None:
             expr = expr.replace("x", "*").replace("^", "**").replace("%", "/100").strip()
 
             def operand(m: re.Match[str]) -> str:
-                value = _value(m.group())
+                value = to_number(m.group())
                 if value is not None:
                     for name, v in reversed(steps):  # an earlier result: its variable
                         if _same(v, value):
@@ -132,7 +126,7 @@ def silver_program(question: str, solution: str) -> Silver | None:
                 return m.group()
 
             rewritten = _NUMBER.sub(operand, expr)
-            value = _value(result)
+            value = to_number(result)
             after = sentence[call.end() :]
             shown = _NUMBER.match(after.lstrip("$ "))
             words_from = len(after) - len(after.lstrip("$ ")) + (shown.end() if shown else 0)

@@ -23,8 +23,6 @@ from pathlib import Path
 from typing import Any
 
 from agent import verify
-from agent.modes import MODE_SPECS
-from agent.normalize import matches
 
 MAX_PROGRAM_CHARS = 4000
 EVAL_ONLY = (
@@ -174,15 +172,9 @@ def check(cands: Iterable[Candidate], timeout_s: float = 2.0) -> list[Checked]:
         if reason is None and key in seen:
             reason = "duplicate"
         if reason is None:
-            v = verify.run(c.mode, [c.program], timeout_s=timeout_s)
+            v = verify.run(c.mode, [c.program], c.gold, timeout_s=timeout_s, options=c.options)
             answer = v.answer
-            if v.failure is not None:
-                reason = v.failure.value
-            elif c.options is not None:
-                if verify.choose(v.answer, c.options) != c.gold:
-                    reason = "wrong_answer"
-            elif not matches(v.answer, c.gold, MODE_SPECS[c.mode].answer_type):
-                reason = "wrong_answer"
+            reason = v.failure.value if v.failure is not None else None
         if reason is None:
             seen.add(key)
         out.append(Checked(c, reason is None, reason, answer))

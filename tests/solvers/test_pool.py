@@ -99,7 +99,10 @@ def test_queue_wait_is_bounded_by_queue_timeout():
             args=("solvers.python:run", {"program": "while True: pass"}, 3.0),
         )
         busy.start()
-        time.sleep(0.3)
+        deadline = time.monotonic() + 30
+        while not pool._idle.empty():  # until the busy request holds the one sandbox
+            assert time.monotonic() < deadline, "the busy request never took the sandbox"
+            time.sleep(0.01)
         start = time.monotonic()
         out = pool.run("solvers.python:run", {"program": "ans = 1"}, 2.0, queue_timeout_s=0.2)
         waited = time.monotonic() - start
