@@ -309,24 +309,6 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_distill_verify(args: argparse.Namespace) -> int:
-    from training.verify_traces import TeacherError, candidates, check, summary
-
-    try:
-        rows = summary(check(candidates(args.teacher, args.data, args.limit)))
-    except TeacherError as exc:
-        print(f"nesy distill verify: error: {exc}", file=sys.stderr)
-        return 2
-    if args.json:
-        print(json.dumps(rows, indent=2))
-        return 0
-    print(f"{'source':<58} {'task':<12} {'kept':>6} {'rejected':>8}  why")
-    for r in rows:
-        why = ", ".join(f"{k} {v}" for k, v in r["reasons"].items()) or "-"
-        print(f"{r['source']:<58} {r['task']:<12} {r['kept']:>6} {r['rejected']:>8}  {why}")
-    return 0
-
-
 def cmd_doctor(args: argparse.Namespace) -> int:
     from solvers import SandboxUnavailable
     from solvers._probe import report
@@ -526,16 +508,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-tokens-cap", type=_positive(int), default=2048)
     p.add_argument("--max-request-bytes", type=_positive(int), default=1 << 20)
 
-    p = sub.add_parser("distill", help="distillation: verify teacher traces")
-    dsub = p.add_subparsers(dest="distill_command", required=True, metavar="COMMAND")
-    q = dsub.add_parser(
-        "verify", help="convert a teacher's outputs, verify them, count kept and rejected"
-    )
-    q.add_argument("--teacher", required=True, help="silver:gsm8k or replay:FILE")
-    q.add_argument("--data", type=Path, help="the shared data folder (for silver:gsm8k)")
-    q.add_argument("--limit", type=_positive(int), help="the first N records")
-    q.add_argument("--json", action="store_true")
-    q.set_defaults(func=cmd_distill_verify)
+    from training.cli import add_parser as add_distill
+
+    add_distill(sub, _positive)
 
     p = sub.add_parser("doctor", help="check what the solver sandbox enforces on this machine")
     p.add_argument("--json", action="store_true", help="the whole report as JSON")

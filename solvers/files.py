@@ -8,9 +8,13 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import hashlib
 import os
+from collections.abc import Iterator
 from pathlib import Path
+from typing import IO
 
 
 def nesy_home() -> Path:
@@ -36,3 +40,34 @@ def weights_hash(model_dir: str | Path) -> str:
     for f in files:
         h.update(sha256_file(f).encode())
     return h.hexdigest()
+
+
+@contextlib.contextmanager
+def atomic_write(path: str | Path, mode: str = "w") -> Iterator[IO[str]]:
+    """Write ``path`` whole or not at all: a temporary file beside it, flushed and fsynced,
+    then renamed over it. A failure (a full disk, a kill) leaves the old file as it was and
+    no temporary behind; a full disk is an ``OSError`` that names the file.
+
+        >>> import tempfile; d = tempfile.mkdtemp()
+        >>> with atomic_write(d + "/x.txt") as f: _ = f.write("ok")
+        >>> open(d + "/x.txt").read()
+        'ok'
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        with open(tmp, mode) as f:
+            yield f
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        if exc.errno == errno.ENOSPC:
+            message = f"disk full while writing {path}; nothing was changed"
+            raise OSError(exc.errno, message) from exc
+        raise
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise

@@ -23,6 +23,8 @@ from pathlib import Path
 from typing import Any
 
 from agent import verify
+from solvers.files import sha256_file
+from training.data import Provenance, Trace
 
 MAX_PROGRAM_CHARS = 4000
 EVAL_ONLY = (
@@ -31,6 +33,13 @@ EVAL_ONLY = (
     "stepgame_davinci003_direct.jsonl",
     "_gsm8k_test.jsonl",
 )
+# Licences of the files teachers read (../shared/data/README.md); a trace carries its own.
+LICENCES = {
+    "train.jsonl": "MIT (openai/grade-school-math)",
+    "pal_aqua_codex_outputs.jsonl": "Apache-2.0 (reasoning-machines/pal; AQuA: Apache-2.0)",
+    "logiclm_ProofWriter_dev_gpt-4_logic_programs.jsonl": "MIT (teacherpeterpan/Logic-LLM)",
+    "logiclm_ProntoQA_dev_gpt-4_logic_programs.jsonl": "MIT (teacherpeterpan/Logic-LLM)",
+}
 REASONS = ("parse_error", "solver_error", "timeout", "wrong_answer", "duplicate", "too_long")
 
 
@@ -50,6 +59,9 @@ class Candidate:
     gold: Any
     reason: str | None = None
     options: dict[str, str] | None = None  # multiple choice: gold is the option's letter
+    question: str = ""
+    group: str = ""
+    provenance: Provenance | None = None
 
 
 @dataclass
@@ -58,6 +70,34 @@ class Checked:
     kept: bool
     reason: str | None
     answer: Any = None
+
+    def trace(self) -> Trace:
+        c = self.candidate
+        assert c.provenance is not None
+        return Trace(
+            source=c.source, task=c.task, item_id=c.item_id, group=c.group or c.item_id,
+            mode=c.mode, question=c.question, program=c.program, gold=c.gold,
+            answer=_plain(self.answer), kept=self.kept, reason=self.reason,
+            provenance=c.provenance,
+        )  # fmt: skip
+
+
+def _plain(value: Any) -> Any:
+    """An answer as JSON can hold it (solver answers may be sympy numbers or tuples)."""
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return str(value)
+
+
+def provenance(teacher: str, path: Path) -> Provenance:
+    return Provenance(
+        teacher=teacher,
+        file=str(path),
+        sha256=sha256_file(path),
+        licence=LICENCES.get(path.name, "see ../shared/data/README.md"),
+    )
 
 
 def candidates(
@@ -81,20 +121,25 @@ def _silver_gsm8k(data: Path, limit: int | None) -> Iterator[Candidate]:
     path = data / SOURCE
     if not path.is_file():
         raise TeacherError(f"no GSM8K train file at {path}")
+    prov = provenance("silver:gsm8k", path)
     with open(path) as f:
         for number, line in enumerate(f, 1):
             if limit is not None and number > limit:
                 return
             row = _row(path, number, line)
             silver = silver_program(row.get("question", ""), row.get("solution", ""))
+            item_id = str(row.get("id", f"gsm8k-train-{number - 1}"))
             yield Candidate(
                 source="silver:gsm8k",
                 task="gsm8k",
-                item_id=str(row.get("id", f"gsm8k-train-{number - 1}")),
+                item_id=item_id,
                 mode="pad",
                 program=silver.program if silver else "",
                 gold=row.get("answer"),
                 reason=None if silver else "parse_error",
+                question=str(row.get("question", "")),
+                group=item_id,
+                provenance=prov,
             )
 
 
@@ -108,6 +153,7 @@ def _replay(path: Path, limit: int | None) -> Iterator[Candidate]:
     if not path.is_file():
         raise TeacherError(f"no teacher file at {path}")
     source = f"replay:{name}"
+    prov = provenance(source, path)
     with open(path) as f:
         for number, line in enumerate(f, 1):
             if limit is not None and number > limit:
@@ -118,8 +164,9 @@ def _replay(path: Path, limit: int | None) -> Iterator[Candidate]:
                 letter = str(row.get("answer", "")).strip("() ").lower()
                 options = verify.choices(row["question"])
                 yield Candidate(
-                    source, "aqua", f"aqua-{number - 1}", "pad", program, letter, options=options
-                )
+                    source, "aqua", f"aqua-{number - 1}", "pad", program, letter, options=options,
+                    question=str(row["question"]), provenance=prov,
+                )  # fmt: skip
             elif "raw_logic_programs" in row:  # Logic-LM
                 task = "prontoqa" if "ProntoQA" in str(row.get("id", name)) else "proofwriter"
                 gold = _option_label(row)
@@ -130,7 +177,13 @@ def _replay(path: Path, limit: int | None) -> Iterator[Candidate]:
                     )
                 except (ValueError, IndexError, KeyError):
                     facts, reason = "", "parse_error"
-                yield Candidate(source, task, str(row.get("id")), "deductive", facts, gold, reason)
+                sid = str(row.get("id"))
+                yield Candidate(
+                    source, task, sid, "deductive", facts, gold, reason,
+                    question=f"{str(row.get('context', '')).strip()}\n"
+                    f"{str(row.get('question', '')).strip()}",
+                    group=sid.rsplit("_Q", 1)[0], provenance=prov,
+                )  # fmt: skip
             else:
                 raise TeacherError(
                     f"{path}:{number}: not a PAL or Logic-LM record (fields: {sorted(row)})"

@@ -1,0 +1,145 @@
+"""``nesy distill``: verify teacher traces, train a student on them, evaluate it, or all
+of it end to end.
+
+    nesy distill verify --teacher silver:gsm8k --data ../shared/data --limit 200
+    nesy distill run --task gsm8k --teacher silver:gsm8k --student default --out runs/gsm8k
+    nesy distill train --config runs/gsm8k/train_config.json
+    nesy distill eval --model runs/gsm8k/model --traces runs/gsm8k/dev.jsonl
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+
+def _fail(command: str, exc: BaseException) -> int:
+    print(f"nesy distill {command}: error: {exc}", file=sys.stderr)
+    return 2
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    from training.data import write_traces
+    from training.verify_traces import TeacherError, candidates, check, summary
+
+    try:
+        checked = check(candidates(args.teacher, args.data, args.limit))
+        if args.out:
+            write_traces(args.out, (c.trace() for c in checked))
+        if args.to_kb:
+            from training.data import to_kb
+
+            n = to_kb([c.trace() for c in checked], args.to_kb)
+            print(f"{n} verified exemplars added to {args.to_kb}", file=sys.stderr)
+    except (TeacherError, OSError) as exc:
+        return _fail("verify", exc)
+    rows = summary(checked)
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    print(f"{'source':<58} {'task':<12} {'kept':>6} {'rejected':>8}  why")
+    for r in rows:
+        why = ", ".join(f"{k} {v}" for k, v in r["reasons"].items()) or "-"
+        print(f"{r['source']:<58} {r['task']:<12} {r['kept']:>6} {r['rejected']:>8}  {why}")
+    return 0
+
+
+def _train_overrides(args: argparse.Namespace) -> dict[str, Any]:
+    from training.sft import TrainConfig
+
+    values: dict[str, Any] = {}
+    if args.train_config:
+        values = dataclasses.asdict(TrainConfig.from_file(args.train_config))
+        for k in ("train", "dev", "out", "base"):
+            values.pop(k, None)
+    for f in dataclasses.fields(TrainConfig):
+        v = getattr(args, f.name, None)
+        if v is not None:
+            values[f.name] = v
+    return values
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from training.pipeline import RunConfig, run
+
+    cfg = RunConfig(
+        task=args.task, out=str(args.out), teacher=args.teacher or "", data=str(args.data),
+        student=args.student, limit=args.limit or 0, dev_fraction=args.dev_fraction,
+        eval_items=args.eval_items,
+    )  # fmt: skip
+    try:
+        result = run(cfg, _train_overrides(args))
+    except (ValueError, OSError) as exc:
+        return _fail("run", exc)
+    print(json.dumps(result))
+    return 0
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from training.sft import config_from_args, train
+
+    try:
+        cfg = config_from_args(args)
+        summary = train(cfg, command=" ".join(["nesy", *sys.argv[1:]]))
+    except (ValueError, OSError, TypeError) as exc:
+        return _fail("train", exc)
+    print(json.dumps(summary))
+    return 0
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from training.pipeline import evaluate
+
+    try:
+        result = evaluate(str(args.model), args.traces, args.limit, adapter=args.adapter)
+    except (ValueError, OSError) as exc:
+        return _fail("eval", exc)
+    print(json.dumps(result))
+    return 0
+
+
+def add_parser(sub: Any, positive: Any) -> None:
+    from training.sft import add_arguments
+
+    p = sub.add_parser("distill", help="distillation: verify traces, train, evaluate")
+    dsub = p.add_subparsers(dest="distill_command", required=True, metavar="COMMAND")
+
+    q = dsub.add_parser(
+        "verify", help="convert a teacher's outputs, verify them, count kept and rejected"
+    )
+    q.add_argument("--teacher", required=True, help="silver:gsm8k or replay:FILE")
+    q.add_argument("--data", type=Path, help="the shared data folder (for silver:gsm8k)")
+    q.add_argument("--limit", type=positive(int), help="the first N records")
+    q.add_argument("--out", type=Path, help="write every trace (kept or rejected) as JSONL")
+    q.add_argument("--to-kb", type=Path, help="add the kept traces to this KB as exemplars")
+    q.add_argument("--json", action="store_true")
+    q.set_defaults(func=cmd_verify)
+
+    q = dsub.add_parser("run", help="convert, verify, select, train and evaluate (resumes)")
+    q.add_argument("--task", required=True, help="gsm8k, proofwriter, prontoqa or aqua")
+    q.add_argument("--teacher", help="silver:gsm8k or replay:FILE (default: the task's)")
+    q.add_argument("--student", default="default", help="base model: default or a directory")
+    q.add_argument("--out", type=Path, required=True, help="run directory")
+    q.add_argument("--data", type=Path, default=Path("../shared/data"), help="shared data folder")
+    q.add_argument("--limit", type=positive(int), help="the first N teacher records")
+    q.add_argument("--dev-fraction", type=float, default=0.05, help="share of groups in dev")
+    q.add_argument("--eval-items", type=positive(int), default=100, help="dev items to score")
+    q.add_argument("--train-config", help="training settings (a train_config.json)")
+    add_arguments(q, skip=("train", "dev", "out", "base"))
+    q.set_defaults(func=cmd_run)
+
+    q = dsub.add_parser("train", help="fine-tune on a traces file (resumes from checkpoints)")
+    q.add_argument("--config", help="a train_config.json (flags override it)")
+    add_arguments(q)
+    q.set_defaults(func=cmd_train)
+
+    q = dsub.add_parser("eval", help="a student's programs on a traces file, verified")
+    q.add_argument("--model", type=Path, required=True, help="model directory")
+    q.add_argument("--adapter", help="a LoRA adapter directory")
+    q.add_argument("--traces", type=Path, required=True, help="e.g. RUN/dev.jsonl")
+    q.add_argument("--limit", type=positive(int), default=100)
+    q.set_defaults(func=cmd_eval)

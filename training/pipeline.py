@@ -1,0 +1,183 @@
+"""``nesy distill run``: convert -> verify -> select -> train -> evaluate, each stage's output
+on disk in the run directory, so an interrupted run resumes at the first stage whose
+output is missing (training itself resumes from its last checkpoint).
+
+    run/traces.jsonl        every candidate, kept or rejected with a reason (provenance on each)
+    run/train.jsonl         selected, split by group key (dev.jsonl beside it)
+    run/dropped.jsonl       near-duplicates and over-long examples
+    run/model/              the student (model_card.json beside the weights)
+    run/eval.json           dev accuracy of the student's programs, through the verifier
+
+    nesy distill run --task gsm8k --teacher silver:gsm8k --student default --out run/
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from solvers.files import atomic_write
+
+# What each task trains from, when --teacher is not given.
+TEACHERS = {
+    "gsm8k": "silver:gsm8k",
+    "proofwriter": "replay:teacher_traces/logiclm_ProofWriter_dev_gpt-4_logic_programs.jsonl",
+    "prontoqa": "replay:teacher_traces/logiclm_ProntoQA_dev_gpt-4_logic_programs.jsonl",
+    "aqua": "replay:teacher_traces/pal_aqua_codex_outputs.jsonl",
+}
+
+
+@dataclass
+class RunConfig:
+    """One distillation run, end to end. Saved as ``run_config.json`` in the run directory."""
+
+    task: str = field(metadata={"help": "gsm8k, proofwriter, prontoqa or aqua"})
+    out: str = field(metadata={"help": "run directory (resumes when it exists)"})
+    teacher: str = field(default="", metadata={"help": "silver:gsm8k or replay:FILE"})
+    data: str = field(default="../shared/data", metadata={"help": "the shared data folder"})
+    student: str = field(default="default", metadata={"help": "base model: default or a dir"})
+    limit: int = field(default=0, metadata={"help": "the first N teacher records (0 = all)"})
+    dev_fraction: float = field(default=0.05, metadata={"help": "share of groups in dev"})
+    eval_items: int = field(default=100, metadata={"help": "dev items the final eval runs"})
+    timeout_s: float = field(default=2.0, metadata={"help": "solver limit per trace"})
+
+
+def teacher_for(cfg: RunConfig) -> str:
+    teacher = cfg.teacher or TEACHERS.get(cfg.task, "")
+    if not teacher:
+        raise ValueError(f"no default teacher for task {cfg.task!r}; pass --teacher")
+    kind, _, rest = teacher.partition(":")
+    if kind == "replay" and not Path(rest).is_absolute() and not Path(rest).exists():
+        teacher = f"replay:{Path(cfg.data) / rest}"
+    return teacher
+
+
+def stage_verify(cfg: RunConfig, out: Path) -> Path:
+    """Convert and verify every teacher record -> ``traces.jsonl``."""
+    from tqdm import tqdm
+
+    from training.data import write_traces
+    from training.verify_traces import candidates, check, summary
+
+    path = out / "traces.jsonl"
+    if path.exists():
+        return path
+    cands = candidates(teacher_for(cfg), Path(cfg.data), cfg.limit or None)
+    bar = tqdm(cands, desc="verify", unit="trace", file=sys.stderr, mininterval=2)
+    checked = check(bar, cfg.timeout_s)
+    checked = [c for c in checked if c.candidate.task == cfg.task]
+    if not checked:
+        raise ValueError(f"the teacher has no {cfg.task} records")
+    write_traces(path, (c.trace() for c in checked))
+    with atomic_write(out / "verify_summary.json") as f:
+        json.dump(summary(checked), f, indent=2)
+    return path
+
+
+def stage_select(cfg: RunConfig, out: Path, tokenizer: Any, max_tokens: int) -> tuple[Path, Path]:
+    """Dedupe, length-filter and split -> ``train.jsonl``, ``dev.jsonl``, ``dropped.jsonl``."""
+    from training.data import read_traces, select, write_traces
+
+    train_p, dev_p = out / "train.jsonl", out / "dev.jsonl"
+    if train_p.exists() and dev_p.exists():
+        return train_p, dev_p
+    train, dev, dropped = select(
+        read_traces(out / "traces.jsonl"), tokenizer, max_tokens, cfg.dev_fraction
+    )
+    write_traces(out / "dropped.jsonl", dropped)
+    write_traces(dev_p, dev)
+    write_traces(train_p, train)  # last: its presence marks the stage done
+    return train_p, dev_p
+
+
+def evaluate(
+    model: str,
+    traces_path: str | Path,
+    limit: int = 100,
+    batch_size: int = 16,
+    timeout_s: float = 2.0,
+    adapter: str | None = None,
+) -> dict[str, Any]:
+    """The student's programs for dev items, greedy, run through the one verifier: accuracy
+    (matches gold), the share that ran to an answer, and the failure classes."""
+    from collections import Counter
+
+    from tqdm import tqdm
+
+    from agent import render, verify
+    from agent.modes import MODE_SPECS
+    from agent.students.hf import HFStudent
+    from training.data import messages, read_traces
+
+    traces = [t for t in read_traces(traces_path) if t.kept][:limit]
+    if not traces:
+        raise ValueError(f"{traces_path}: no kept traces to evaluate on")
+    student = HFStudent(model, adapter=adapter)
+    correct = ran = 0
+    failures: Counter[str] = Counter()
+    bar = tqdm(total=len(traces), desc="eval", unit="item", file=sys.stderr, mininterval=2)
+    for start in range(0, len(traces), batch_size):
+        chunk = traces[start : start + batch_size]
+        prompts: list[Any] = [
+            render.with_prefill(messages(t), MODE_SPECS[t.mode].language) for t in chunk
+        ]
+        outs = student.generate(prompts, max_new_tokens=256, stop=render.STOP)
+        for t, g in zip(chunk, outs, strict=True):
+            program = render.extract_program(g.text, MODE_SPECS[t.mode].language)
+            v = verify.run(t.mode, [program], t.gold, timeout_s=timeout_s)
+            correct += bool(v.verified)
+            ran += v.grounded
+            if not v.verified:
+                failures[v.failure.value if v.failure else "wrong_answer"] += 1
+        bar.update(len(chunk))
+    bar.close()
+    n = len(traces)
+    return {
+        "model": model + (f"+lora:{adapter}" if adapter else ""),
+        "items": n,
+        "eval_file": str(traces_path),
+        "accuracy": round(correct / n, 4),
+        "correct": correct,
+        "ran": round(ran / n, 4),
+        "failures": dict(failures.most_common()),
+    }
+
+
+def run(cfg: RunConfig, train_overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+    """All stages, skipping those whose output is on disk."""
+    from transformers import AutoTokenizer
+
+    from training.sft import TrainConfig, base_dir, train
+
+    out = Path(cfg.out)
+    out.mkdir(parents=True, exist_ok=True)
+    with atomic_write(out / "run_config.json") as f:
+        json.dump(cfg.__dict__, f, indent=2)
+    tcfg = TrainConfig(
+        train=str(out / "train.jsonl"), dev=str(out / "dev.jsonl"), out=str(out), base=cfg.student
+    )
+    for k, v in (train_overrides or {}).items():
+        setattr(tcfg, k, v)
+    print(f"== verify ({teacher_for(cfg)})", file=sys.stderr)
+    stage_verify(cfg, out)
+    print("== select (dedupe, length, split by group)", file=sys.stderr)
+    tokenizer = AutoTokenizer.from_pretrained(tcfg.tokenizer or base_dir(cfg.student))
+    stage_select(cfg, out, tokenizer, tcfg.max_tokens)
+    model = out / "adapter" if tcfg.lora_r > 0 and not tcfg.merge else out / "model"
+    if not (model / "model_card.json").exists():
+        print("== train", file=sys.stderr)
+        train(tcfg, command=" ".join(sys.argv))
+    result_path = out / "eval.json"
+    if not result_path.exists():
+        print("== evaluate on the dev split", file=sys.stderr)
+        if tcfg.lora_r > 0 and not tcfg.merge:
+            result = evaluate(str(base_dir(cfg.student)), out / "dev.jsonl", cfg.eval_items,
+                              adapter=str(model))  # fmt: skip
+        else:
+            result = evaluate(str(model), out / "dev.jsonl", cfg.eval_items)
+        with atomic_write(result_path) as f:
+            json.dump(result, f, indent=2)
+    return json.loads(result_path.read_text())
