@@ -120,7 +120,7 @@ def decompose(state: State, ctx: Context) -> State:
     t0 = time.perf_counter()
     messages = render.decompose_messages(state["question"])
     (g,) = _generate(ctx, [messages])
-    subs = [s.strip()[2:].strip() for s in g.text.splitlines() if s.strip().startswith("Q:")]
+    subs = render.plan_steps(g.text)
     return {
         "sub_questions": subs,
         "raw_outputs": [g.text],

@@ -36,10 +36,24 @@ def exemplar_block(items: Iterable[Any], language: str) -> str:
     )
 
 
+_PLAN_LINE = re.compile(r"^\s*(?:Step\s*\d*:|Q:|-)\s*(.+?)\s*$")
+
+
+def plan_steps(text: str) -> list[str]:
+    """The decomposer's steps: lines starting ``Step:`` (``socratic@v2``; ``Q:`` of v1 and
+    ``-`` bullets are read too)."""
+    return [m.group(1) for line in text.splitlines() if (m := _PLAN_LINE.match(line))]
+
+
+def steps_text(steps: Sequence[str]) -> str:
+    """What the decomposer is trained to emit: one ``Step:`` line per step."""
+    return "".join(f"Step: {s}\n" for s in steps)
+
+
 def sub_question_suffix(sub_questions: Sequence[str]) -> str:
     if not sub_questions:
         return ""
-    return "\nSub-questions:\n" + "\n".join(f"- {q}" for q in sub_questions)
+    return "\nSteps:\n" + "\n".join(f"- {q}" for q in sub_questions)
 
 
 def template_id(mode: str, node: str = "formulate") -> str:

@@ -48,19 +48,20 @@ def cmd_verify(args: argparse.Namespace) -> int:
     return 0
 
 
+RUN_OWNS = ("train", "dev", "out", "base", "eval_items")  # set by the run, not by flags
+
+
 def _train_overrides(args: argparse.Namespace) -> dict[str, Any]:
     from training.sft import TrainConfig
 
     values: dict[str, Any] = {}
     if args.train_config:
         values = dataclasses.asdict(TrainConfig.from_file(args.train_config))
-        for k in ("train", "dev", "out", "base"):
-            values.pop(k, None)
     for f in dataclasses.fields(TrainConfig):
         v = getattr(args, f.name, None)
         if v is not None:
             values[f.name] = v
-    return values
+    return {k: v for k, v in values.items() if k not in RUN_OWNS}
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -129,7 +130,7 @@ def add_parser(sub: Any, positive: Any) -> None:
     q.add_argument("--dev-fraction", type=float, default=0.05, help="share of groups in dev")
     q.add_argument("--eval-items", type=positive(int), default=100, help="dev items to score")
     q.add_argument("--train-config", help="training settings (a train_config.json)")
-    add_arguments(q, skip=("train", "dev", "out", "base"))
+    add_arguments(q, skip=RUN_OWNS)
     q.set_defaults(func=cmd_run)
 
     q = dsub.add_parser("train", help="fine-tune on a traces file (resumes from checkpoints)")

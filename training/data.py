@@ -53,6 +53,7 @@ class Trace(Record):
     reason: str | None = None
     provenance: Provenance
     split: str = ""  # train / dev once selected
+    steps: list[str] = []  # socratic: the plan the decomposer is trained to emit
 
 
 class DataError(ValueError):
@@ -104,39 +105,78 @@ def without_comments(program: str, language: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def render_example(
-    trace: Trace, tokenizer: Any, exemplars: str = "", strip_comments: bool = False
-) -> tuple[str, str]:
-    """(prompt, completion) as text: the prompt exactly as the student runtime renders it
-    (chat template, the prefilled code fence), the completion the program, its closing
-    fence and the end-of-turn token."""
+def turns(
+    trace: Trace, exemplars: str = "", strip_comments: bool = False
+) -> list[tuple[render.Messages, str, str]]:
+    """What the student learns from a trace, as (messages, prefill, reply) per graph node:
+    the formulate node's program; for a Socratic trace also the decompose node's plan (its
+    ``Step:`` lines), and the program written from that plan."""
+    language = MODE_SPECS[trace.mode].language
+    program = without_comments(trace.program, language) if strip_comments else trace.program
+    fence = f"```{language}\n"
+    reply = f"{fence}{program.strip()}\n```"
+    if trace.mode == "socratic" and trace.steps:
+        return [
+            (render.decompose_messages(trace.question), "", render.steps_text(trace.steps)),
+            (
+                render.formulate_messages(trace.mode, trace.question, exemplars, trace.steps),
+                fence,
+                reply,
+            ),
+        ]
+    return [(messages(trace, exemplars), fence, reply)]
+
+
+def _pair(tokenizer: Any, msgs: render.Messages, prefill: str, reply: str) -> tuple[str, str]:
     from agent.students.base import render_prompt
 
-    language = MODE_SPECS[trace.mode].language
-    msgs = messages(trace, exemplars)
-    prompt = render_prompt(tokenizer, render.with_prefill(msgs, language))
-    program = without_comments(trace.program, language) if strip_comments else trace.program
-    reply = f"```{language}\n{program.strip()}\n```"
+    shown = [*msgs, {"role": "assistant", "content": prefill}] if prefill else msgs
+    prompt = render_prompt(tokenizer, shown)
     if tokenizer.chat_template:  # the whole turn, closed as the template closes it
         full = tokenizer.apply_chat_template(
             [*msgs, {"role": "assistant", "content": reply}], tokenize=False
         )
     else:
-        full = prompt + reply[len(f"```{language}\n") :] + (tokenizer.eos_token or "")
+        full = prompt + reply[len(prefill) :] + (tokenizer.eos_token or "")
     if not full.startswith(prompt):
-        raise DataError(f"{trace.item_id}: the chat template does not extend the prefill")
+        raise DataError("the chat template does not extend the prompt the student sees")
     return prompt, full[len(prompt) :]
+
+
+def render_examples(
+    trace: Trace, tokenizer: Any, exemplars: str = "", strip_comments: bool = False
+) -> list[tuple[str, str]]:
+    """(prompt, completion) texts: the prompt exactly as the student runtime renders it
+    (chat template, the graph's prefilled code fence), the completion the reply and the
+    end-of-turn token."""
+    return [_pair(tokenizer, *t) for t in turns(trace, exemplars, strip_comments)]
+
+
+def render_example(
+    trace: Trace, tokenizer: Any, exemplars: str = "", strip_comments: bool = False
+) -> tuple[str, str]:
+    """The formulate node's (prompt, completion): the last of ``render_examples``."""
+    return render_examples(trace, tokenizer, exemplars, strip_comments)[-1]
+
+
+def tokenize_examples(
+    trace: Trace, tokenizer: Any, exemplars: str = "", strip_comments: bool = False
+) -> list[dict[str, list[int]]]:
+    """``input_ids`` and ``labels`` (-100 over the prompt: loss on the completion only).
+    Prompt and completion are tokenized apart, as inference sees the prompt."""
+    out = []
+    for prompt, completion in render_examples(trace, tokenizer, exemplars, strip_comments):
+        p = tokenizer(prompt, add_special_tokens=False)["input_ids"]
+        c = tokenizer(completion, add_special_tokens=False)["input_ids"]
+        out.append({"input_ids": p + c, "labels": [-100] * len(p) + c})
+    return out
 
 
 def tokenize_example(
     trace: Trace, tokenizer: Any, exemplars: str = "", strip_comments: bool = False
 ) -> dict[str, list[int]]:
-    """``input_ids`` and ``labels`` (-100 over the prompt: loss on the completion only).
-    Prompt and completion are tokenized apart, as inference sees the prompt."""
-    prompt, completion = render_example(trace, tokenizer, exemplars, strip_comments)
-    p = tokenizer(prompt, add_special_tokens=False)["input_ids"]
-    c = tokenizer(completion, add_special_tokens=False)["input_ids"]
-    return {"input_ids": p + c, "labels": [-100] * len(p) + c}
+    """The formulate node's example (see ``tokenize_examples``)."""
+    return tokenize_examples(trace, tokenizer, exemplars, strip_comments)[-1]
 
 
 # --- selection --------------------------------------------------------------------------------
@@ -197,8 +237,10 @@ def select(
                 dropped.append(t.model_copy(update={"kept": False, "reason": "duplicate"}))
     train, dev = [], []
     for t in survivors:
-        if tokenizer is not None and len(tokenize_example(t, tokenizer, exemplars)["input_ids"]) > (
-            max_tokens
+        if (
+            tokenizer is not None
+            and max(len(ex["input_ids"]) for ex in tokenize_examples(t, tokenizer, exemplars))
+            > max_tokens
         ):
             dropped.append(t.model_copy(update={"kept": False, "reason": "too_long"}))
             continue

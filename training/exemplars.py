@@ -10,9 +10,11 @@ matches the gold answer are kept. GSM8K test is never read.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -48,6 +50,8 @@ class Silver:
     program: str
     question_numbers: int  # numbers in the question
     named: int  # of those, how many got a name from their sentence
+    plan: list[str] = dataclasses.field(default_factory=list)  # one statement per sentence
+    checks: list[tuple[str, float]] = dataclasses.field(default_factory=list)  # (var, result)
 
 
 def _name_after(text: str, end: int, per: bool = True) -> str:
@@ -84,6 +88,27 @@ def _same(a: float, b: float) -> bool:
     return math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-9)
 
 
+_NUM = r"\$?\s*\d[\d,]*(?:\.\d+)?\s*"
+_OPERATORS = re.compile(r"(?<![\w])\s*[-+*/×÷^=]+\s*(?![\w])|\s=\s*|\s*=\s")
+_ARITH = re.compile(rf"{_NUM}(?:(?:[-+*/x×÷^%]|=)\s*{_NUM})+")
+
+
+def statement(sentence: str, results: Sequence[float] = ()) -> str:
+    """A solution sentence as a plan step: annotations, arithmetic and computed results
+    removed, the question's own numbers kept (``Natalia sold 48/2 = <<48/2=24>>24 clips in
+    May.`` -> ``Natalia sold clips in May.``), so the decomposer says what to find and the
+    program computes it."""
+
+    def lone(m: re.Match[str]) -> str:
+        value = to_number(m.group())
+        return "" if value is not None and any(_same(value, r) for r in results) else m.group()
+
+    text = _ARITH.sub(" ", CALC.sub("", sentence))
+    text = _NUMBER.sub(lone, text).replace("$ ", " ")
+    text = _OPERATORS.sub(" ", text)  # what is left of algebra (``S + 10 = 50``)
+    return re.sub(r"\s+([.,;:!?])", r"\1", re.sub(r"\s+", " ", text)).strip()
+
+
 def silver_program(question: str, solution: str) -> Silver | None:
     """GSM8K train's human solution as a program that does its own arithmetic.
 
@@ -105,11 +130,13 @@ def silver_program(question: str, solution: str) -> Silver | None:
             quantities.append((name, value, m.group().replace(",", "")))
     steps: list[tuple[str, float]] = []
     body: list[str] = []
+    plan: list[str] = []
     for sentence in solution.splitlines():
         calls = list(CALC.finditer(sentence))
         if not calls:
             continue
         body.append(f"# {CALC.sub('', sentence).strip()}")
+        plan.append(sentence)
         for call in calls:
             expr, result = call.group(1), call.group(2)
             expr = expr.replace("x", "*").replace("^", "**").replace("%", "/100").strip()
@@ -142,7 +169,26 @@ def silver_program(question: str, solution: str) -> Silver | None:
     head = [f"{q} = {lit}" for q, _, lit in quantities if q in used]
     program = "\n".join([*head, *body, f"ans = {steps[-1][0]}"]) + "\n"
     named = sum(1 for q, _, _ in quantities if q in used)
-    return Silver(program, len(numbers), named)
+    results = [v for _, v in steps]
+    plan = [statement(p, results) for p in plan]
+    return Silver(program, len(numbers), named, plan, steps)
+
+
+def step_check(silver: Silver, gold: float | None = None) -> str:
+    """The program with each step's result checked against the solution's annotation (and
+    the last against ``gold``): ``ans`` is the number of the first step that disagrees, 0
+    when all agree, so the verifier checks the steps one by one in a single run."""
+    checks = list(silver.checks)
+    if gold is not None:
+        checks.append((checks[-1][0], float(gold)))
+    names = ", ".join(n for n, _ in checks)
+    expected = ", ".join(repr(v) for _, v in checks)
+    return (
+        silver.program.rsplit("ans = ", 1)[0]
+        + f"_got = [{names}]\n_want = [{expected}]\n"
+        + "ans = next((i + 1 for i, (g, w) in enumerate(zip(_got, _want))"
+        + " if abs(g - w) > 1e-6 * max(1, abs(w))), 0)\n"
+    )
 
 
 def solution_to_program(solution: str, question: str = "") -> str | None:

@@ -163,7 +163,7 @@ def examples(path: str, tokenizer: Any, cfg: TrainConfig, limit: int | None = No
     """Tokenized examples of the kept traces in ``path``. With ``exemplars``, each prompt
     carries that many shipped KB exemplars, never the example's own item nor a dev item."""
     from agent.render import exemplar_block
-    from training.data import read_traces, shots_for, tokenize_example
+    from training.data import read_traces, shots_for, tokenize_examples
 
     traces = [t for t in read_traces(path) if t.kept][:limit]
     pool: list[Any] = []
@@ -180,9 +180,9 @@ def examples(path: str, tokenizer: Any, cfg: TrainConfig, limit: int | None = No
         shots = ""
         if cfg.exemplars:
             shots = exemplar_block(shots_for(t, pool, cfg.exemplars, exclude), "python")
-        ex = tokenize_example(t, tokenizer, shots, cfg.strip_comments)
-        if len(ex["input_ids"]) <= cfg.max_tokens:
-            out.append(ex)
+        for ex in tokenize_examples(t, tokenizer, shots, cfg.strip_comments):
+            if len(ex["input_ids"]) <= cfg.max_tokens:
+                out.append(ex)
     return out
 
 

@@ -62,6 +62,8 @@ class Candidate:
     question: str = ""
     group: str = ""
     provenance: Provenance | None = None
+    steps: list[str] | None = None  # socratic: the plan
+    check: str | None = None  # the program verification runs, when not ``program`` itself
 
 
 @dataclass
@@ -78,7 +80,7 @@ class Checked:
             source=c.source, task=c.task, item_id=c.item_id, group=c.group or c.item_id,
             mode=c.mode, question=c.question, program=c.program, gold=c.gold,
             answer=_plain(self.answer), kept=self.kept, reason=self.reason,
-            provenance=c.provenance,
+            provenance=c.provenance, steps=c.steps or [],
         )  # fmt: skip
 
 
@@ -105,23 +107,28 @@ def candidates(
 ) -> Iterator[Candidate]:
     """The candidates a teacher spec names."""
     kind, _, rest = teacher.partition(":")
-    if kind == "silver" and rest == "gsm8k":
+    if kind in ("silver", "socratic") and rest == "gsm8k":
         if data is None:
-            raise TeacherError("silver:gsm8k needs --data (the folder with gsm8k/train.jsonl)")
-        yield from _silver_gsm8k(Path(data), limit)
+            raise TeacherError(f"{teacher} needs --data (the folder with gsm8k/train.jsonl)")
+        yield from _silver_gsm8k(Path(data), limit, socratic=kind == "socratic")
     elif kind == "replay" and rest:
         yield from _replay(Path(rest).expanduser(), limit)
     else:
-        raise TeacherError(f"unknown teacher {teacher!r}; use silver:gsm8k or replay:FILE")
+        raise TeacherError(
+            f"unknown teacher {teacher!r}; use silver:gsm8k, socratic:gsm8k or replay:FILE"
+        )
 
 
-def _silver_gsm8k(data: Path, limit: int | None) -> Iterator[Candidate]:
-    from training.exemplars import SOURCE, silver_program
+def _silver_gsm8k(data: Path, limit: int | None, socratic: bool = False) -> Iterator[Candidate]:
+    """GSM8K train's solutions as PaD programs, or (``socratic``) as a plan of steps with
+    the program, each step's result checked against the solution's annotation."""
+    from training.exemplars import SOURCE, silver_program, step_check
 
     path = data / SOURCE
     if not path.is_file():
         raise TeacherError(f"no GSM8K train file at {path}")
-    prov = provenance("silver:gsm8k", path)
+    source = "socratic:gsm8k" if socratic else "silver:gsm8k"
+    prov = provenance(source, path)
     with open(path) as f:
         for number, line in enumerate(f, 1):
             if limit is not None and number > limit:
@@ -129,17 +136,23 @@ def _silver_gsm8k(data: Path, limit: int | None) -> Iterator[Candidate]:
             row = _row(path, number, line)
             silver = silver_program(row.get("question", ""), row.get("solution", ""))
             item_id = str(row.get("id", f"gsm8k-train-{number - 1}"))
+            gold = row.get("answer")
+            check = None
+            if socratic and silver and gold is not None:
+                check = step_check(silver, gold)  # its ans: the first step that disagrees
             yield Candidate(
-                source="silver:gsm8k",
+                source=source,
                 task="gsm8k",
                 item_id=item_id,
-                mode="pad",
+                mode="socratic" if socratic else "pad",
                 program=silver.program if silver else "",
-                gold=row.get("answer"),
+                gold=gold,
                 reason=None if silver else "parse_error",
                 question=str(row.get("question", "")),
                 group=item_id,
                 provenance=prov,
+                steps=silver.plan if silver and socratic else None,
+                check=check,
             )
 
 
@@ -225,8 +238,12 @@ def check(cands: Iterable[Candidate], timeout_s: float = 2.0) -> list[Checked]:
         if reason is None and key in seen:
             reason = "duplicate"
         if reason is None:
-            v = verify.run(c.mode, [c.program], c.gold, timeout_s=timeout_s, options=c.options)
-            answer = v.answer
+            if c.check:  # 0 when every step agrees with its annotation and the last with gold
+                v = verify.run(c.mode, [c.check], 0, timeout_s=timeout_s)
+                answer = c.gold if v.verified else v.answer
+            else:
+                v = verify.run(c.mode, [c.program], c.gold, timeout_s=timeout_s, options=c.options)
+                answer = v.answer
             reason = v.failure.value if v.failure is not None else None
         if reason is None:
             seen.add(key)

@@ -246,14 +246,15 @@ def test_the_trace_records_every_attempt():
 
 def test_socratic_path_decomposes_then_formulates_with_the_sub_questions():
     student = Scripted(
-        ["Q: How many eggs are left?\nQ: How much money is that?\n", "ans = (16 - 7) * 2\n"]
+        ["Step: the eggs left\nStep: the money for them\n", "ans = (16 - 7) * 2\n"]
     )
     agent = Agent(student, config=AgentConfig(mode="socratic", exemplars=0))
     a = agent.ask("Janet's ducks lay 16 eggs; she uses 7. She sells the rest at $2. Earnings?")
     assert [s.node for s in a.steps] == ["decompose", "formulate", "solve", "answer"]
-    assert a.trace.sub_questions == ["How many eggs are left?", "How much money is that?"]
+    assert a.trace.sub_questions == ["the eggs left", "the money for them"]
+    assert a.trace.attempts[0].prompt_id == "socratic@v2"
     formulate = next(x for x in a.trace.attempts if x.node == "formulate")
-    assert "Sub-questions:\n- How many eggs are left?" in formulate.messages[-1]["content"]
+    assert "Steps:\n- the eggs left\n- the money for them" in formulate.messages[-1]["content"]
     assert (a.answer, a.grounded) == (18.0, True)
 
 

@@ -1,0 +1,197 @@
+"""Training-side speed, measured against baselines in the same run.
+
+    python bench/perf/training.py [--data ../shared/data] [--steps 6] [--json-only]
+
+Measures, on this machine:
+- ``sft_tokens_per_s`` / ``trl_tokens_per_s`` / ``sft_speedup_vs_trl``: the tuned setup
+  (``training.sft``: length-grouped right-padded batches without a mask, bf16 autocast, no
+  gradient checkpointing) against TRL's ``SFTTrainer`` defaults (``SFTConfig(use_cpu=True)``,
+  which in TRL 1.16 turns on bf16 and gradient checkpointing and pads each batch to its
+  longest example), with the same model (the packaged SmolLM2-135M), the same LoRA (r16,
+  all linear layers), the same verified GSM8K-train examples (prompt rendered by the agent,
+  loss on the completion), the same batch size and steps. Both count only real tokens
+  (the examples' lengths, summed as batches are collated), first step excluded (warm-up);
+- ``convert_verify_per_s``: GSM8K-train solutions converted to programs (``silver:gsm8k``)
+  and verified per second, over the first ``--verify-items``;
+- ``tokens_per_example``: mean rendered example length with 0 and with 2 KB exemplars.
+
+The last line printed is one JSON object.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+
+class _Clock:
+    """Times the steps after the first and counts their real (non-pad) tokens, the same
+    way for both trainers: the examples' own lengths, summed as each batch is collated."""
+
+    def __init__(self) -> None:
+        from transformers import TrainerCallback
+
+        outer = self
+        self.seen = 0
+
+        class CB(TrainerCallback):
+            def on_step_end(self, args: Any, state: Any, control: Any, **kw: Any) -> None:
+                now = time.perf_counter()
+                if state.global_step == 1:
+                    outer.t0, outer.tok0 = now, outer.seen
+                outer.t1, outer.tok1 = now, outer.seen
+
+        self.callback = CB()
+        self.t0 = self.t1 = 0.0
+        self.tok0 = self.tok1 = 0
+
+    def counting(self, collate: Any) -> Any:
+        def wrapped(features: list[dict[str, Any]]) -> Any:
+            self.seen += sum(len(f["input_ids"]) for f in features)
+            return collate(features)
+
+        return wrapped
+
+    @property
+    def tokens_per_s(self) -> float:
+        return (self.tok1 - self.tok0) / max(1e-9, self.t1 - self.t0)
+
+
+def traces(data: Path, n: int) -> list[Any]:
+    from training.verify_traces import candidates, check
+
+    return [c.trace() for c in check(candidates("silver:gsm8k", data, n)) if c.kept]
+
+
+def ours(model_dir: Path, rows: list[Any], steps: int, batch: int, out: str) -> float:
+    import torch
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM, AutoTokenizer, Trainer, TrainingArguments
+
+    from training.data import tokenize_example
+    from training.sft import CausalPadCollator
+
+    tok = AutoTokenizer.from_pretrained(model_dir)
+    model = get_peft_model(
+        AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32),
+        LoraConfig(r=16, lora_alpha=32, target_modules="all-linear", task_type="CAUSAL_LM"),
+    )
+    data = [tokenize_example(t, tok, "", strip_comments=True) for t in rows]
+    clock = _Clock()
+    args = TrainingArguments(
+        output_dir=out, per_device_train_batch_size=batch, max_steps=steps, bf16=True,
+        use_cpu=True, report_to=[], save_strategy="no", logging_steps=1000,
+        remove_unused_columns=False,
+        train_sampling_strategy="group_by_length", disable_tqdm=True, seed=0,
+    )  # fmt: skip
+    Trainer(
+        model=model, args=args, train_dataset=data, callbacks=[clock.callback],
+        data_collator=clock.counting(CausalPadCollator(tok.pad_token_id)),
+    ).train()  # fmt: skip
+    return clock.tokens_per_s
+
+
+def trl(model_dir: Path, rows: list[Any], steps: int, batch: int, out: str) -> float:
+    import torch
+    from datasets import Dataset
+    from peft import LoraConfig
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from trl import SFTConfig, SFTTrainer
+
+    from training.data import render_example
+
+    tok = AutoTokenizer.from_pretrained(model_dir)
+    pairs = [render_example(t, tok, "", strip_comments=True) for t in rows]
+    ds = Dataset.from_list([{"prompt": p, "completion": c} for p, c in pairs])
+    clock = _Clock()
+    cfg = SFTConfig(
+        output_dir=out, use_cpu=True, per_device_train_batch_size=batch, max_steps=steps,
+        report_to=[], save_strategy="no", logging_steps=1000, disable_tqdm=True, seed=0,
+    )  # fmt: skip
+    trainer = SFTTrainer(
+        model=AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32),
+        args=cfg, train_dataset=ds, processing_class=tok, callbacks=[clock.callback],
+        peft_config=LoraConfig(r=16, lora_alpha=32, target_modules="all-linear",
+                               task_type="CAUSAL_LM"),
+    )  # fmt: skip
+    trainer.data_collator = clock.counting(trainer.data_collator)
+    trainer.train()
+    return clock.tokens_per_s
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
+    p.add_argument("--steps", type=int, default=6)
+    p.add_argument("--batch", type=int, default=8)
+    p.add_argument("--verify-items", type=int, default=2000)
+    p.add_argument("--json-only", action="store_true")
+    args = p.parse_args()
+
+    import torch
+    from transformers import AutoTokenizer
+
+    from agent.render import exemplar_block
+    from agent.students.packaged import default_model_dir
+    from kb.models import KnowledgeItem
+    from kb.shipped import EXEMPLARS
+    from training.data import tokenize_example
+
+    torch.set_num_threads(os.cpu_count() or 1)
+    say = (lambda *a: None) if args.json_only else print
+    t = time.perf_counter()
+    rows = traces(args.data, args.verify_items)
+    convert_verify = args.verify_items / (time.perf_counter() - t)
+    say(f"convert+verify: {convert_verify:.0f} solutions/s ({len(rows)} kept)")
+
+    model_dir = default_model_dir()
+    tok = AutoTokenizer.from_pretrained(model_dir)
+    pool = [KnowledgeItem.model_validate_json(line) for line in open(EXEMPLARS)][:2]
+    sample = rows[:200]
+    lengths = {
+        k: statistics.mean(
+            len(tokenize_example(r, tok, exemplar_block(pool, "python") if k else "",
+                                 strip_comments=True)["input_ids"])
+            for r in sample
+        )
+        for k in (0, 2)
+    }  # fmt: skip
+    say(f"tokens per example: {lengths[0]:.0f} (0 exemplars), {lengths[2]:.0f} (2 exemplars)")
+
+    n = args.steps * args.batch
+    train_rows = rows[:n]
+    with tempfile.TemporaryDirectory() as tmp:
+        trl_tps = trl(model_dir, train_rows, args.steps, args.batch, tmp + "/trl")
+        say(f"TRL SFTTrainer defaults: {trl_tps:.0f} non-pad tokens/s")
+        our_tps = ours(model_dir, train_rows, args.steps, args.batch, tmp + "/ours")
+        say(f"training.sft: {our_tps:.0f} non-pad tokens/s")
+    print(
+        json.dumps(
+            {
+                "sft_tokens_per_s": round(our_tps, 1),
+                "trl_tokens_per_s": round(trl_tps, 1),
+                "sft_speedup_vs_trl": round(our_tps / trl_tps, 2),
+                "convert_verify_per_s": round(convert_verify, 1),
+                "tokens_per_example_0_exemplars": round(lengths[0], 1),
+                "tokens_per_example_2_exemplars": round(lengths[2], 1),
+                "steps": args.steps,
+                "batch": args.batch,
+                "threads": torch.get_num_threads(),
+            }
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,71 @@
+"""``nesy distill run`` end to end on a small slice, with a tiny student: every stage writes
+its output, a second run resumes instead of redoing, and bad input is a clear error."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+from tests.conftest import SHARED, needs_shared
+from training.data import read_traces
+from training.pipeline import RunConfig, run
+
+TINY = dict(max_steps=2, batch_size=2, grad_accum=1, eval_steps=2, eval_items=4, bf16=False,
+            snapshots="", max_tokens=4096)  # fmt: skip
+
+
+@needs_shared
+def test_gsm8k_silver_run_writes_each_stage_and_resumes(tmp_path, tiny_model_dir):
+    cfg = RunConfig(task="gsm8k", out=str(tmp_path / "run"), data=str(SHARED),
+                    student=str(tiny_model_dir), limit=40, dev_fraction=0.2, eval_items=4)  # fmt: skip
+    result = run(cfg, TINY)
+    out = tmp_path / "run"
+    traces = read_traces(out / "traces.jsonl")
+    assert len(traces) == 40 and all(t.provenance.sha256 for t in traces)
+    assert {t.provenance.licence for t in traces} == {"MIT (openai/grade-school-math)"}
+    train, dev = read_traces(out / "train.jsonl"), read_traces(out / "dev.jsonl")
+    assert train and dev and not {t.item_id for t in train} & {t.item_id for t in dev}
+    assert (out / "model" / "model_card.json").exists()
+    assert result["items"] == min(4, len(dev)) and 0 <= result["accuracy"] <= 1
+    assert set(result) >= {"accuracy", "ran", "failures", "eval_file"}
+    stamp = (out / "model" / "model.safetensors").stat().st_mtime_ns
+    assert run(cfg, TINY) == result  # resumed: nothing redone
+    assert (out / "model" / "model.safetensors").stat().st_mtime_ns == stamp
+
+
+@needs_shared
+def test_proofwriter_replay_run_from_the_command_line(tmp_path, tiny_model_dir):
+    cmd = [
+        sys.executable, "-m", "nesy.cli", "distill", "run", "--task", "proofwriter",
+        "--data", str(SHARED), "--student", str(tiny_model_dir), "--out", str(tmp_path / "pw"),
+        "--limit", "24", "--dev-fraction", "0.3", "--eval-items", "2",
+        "--max-steps", "1", "--batch-size", "1", "--grad-accum", "1", "--no-bf16",
+        "--snapshots", "", "--max-tokens", "8192",
+    ]  # fmt: skip
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    r = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600)
+    assert r.returncode == 0, r.stderr[-3000:]
+    result = json.loads(r.stdout.strip().splitlines()[-1])
+    assert result["items"] >= 1
+    traces = read_traces(tmp_path / "pw" / "traces.jsonl")
+    assert {t.mode for t in traces} == {"deductive"} and {t.task for t in traces} == {"proofwriter"}
+    train = read_traces(tmp_path / "pw" / "train.jsonl")
+    dev = read_traces(tmp_path / "pw" / "dev.jsonl")
+    assert not {t.group for t in train} & {t.group for t in dev}  # a context stays on one side
+    card = json.loads((tmp_path / "pw" / "model" / "model_card.json").read_text())
+    assert any("ProofWriter" in f["path"] for f in card["train_files"])
+
+
+def test_a_test_set_teacher_and_a_missing_file_are_clear_errors(tmp_path):
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    base = [sys.executable, "-m", "nesy.cli", "distill", "run", "--task", "gsm8k",
+            "--out", str(tmp_path / "r"), "--data", str(tmp_path)]  # fmt: skip
+    r = subprocess.run(base, capture_output=True, text=True, env=env, timeout=120)
+    assert r.returncode == 2 and "no GSM8K train file at" in r.stderr
+    evil = tmp_path / "pot_codex_gsm8k_test_fewshot.jsonl"
+    evil.write_text("{}\n")
+    r = subprocess.run([*base, "--teacher", f"replay:{evil}"], capture_output=True, text=True,
+                       env=env, timeout=120)  # fmt: skip
+    assert r.returncode == 2 and "same-item baseline, never training data" in r.stderr
