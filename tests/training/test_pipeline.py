@@ -18,8 +18,10 @@ TINY = dict(max_steps=2, batch_size=2, grad_accum=1, eval_steps=2, eval_items=4,
 
 @needs_shared
 def test_gsm8k_silver_run_writes_each_stage_and_resumes(tmp_path, tiny_model_dir):
-    cfg = RunConfig(task="gsm8k", out=str(tmp_path / "run"), data=str(SHARED),
-                    student=str(tiny_model_dir), limit=40, dev_fraction=0.2, eval_items=4)  # fmt: skip
+    cfg = RunConfig(
+        task="gsm8k", out=str(tmp_path / "run"), data=str(SHARED), student=str(tiny_model_dir),
+        limit=40, dev_fraction=0.2, eval_items=4,
+    )  # fmt: skip
     result = run(cfg, TINY)
     out = tmp_path / "run"
     traces = read_traces(out / "traces.jsonl")
