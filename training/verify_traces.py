@@ -39,7 +39,9 @@ LICENCES = {
     "pal_aqua_codex_outputs.jsonl": "Apache-2.0 (reasoning-machines/pal; AQuA: Apache-2.0)",
     "logiclm_ProofWriter_dev_gpt-4_logic_programs.jsonl": "MIT (teacherpeterpan/Logic-LLM)",
     "logiclm_ProntoQA_dev_gpt-4_logic_programs.jsonl": "MIT (teacherpeterpan/Logic-LLM)",
+    "clutrr_davinci003_facts.jsonl": "CC BY-NC 4.0 (CLUTRR stories; LLM-ASP parses)",
 }
+CLUTRR_GOLD = "clutrr/llmasp_clutrr_1.3"  # beside teacher_traces/: the stories' query + gold
 REASONS = ("parse_error", "solver_error", "timeout", "wrong_answer", "duplicate", "too_long")
 
 
@@ -167,6 +169,7 @@ def _replay(path: Path, limit: int | None) -> Iterator[Candidate]:
         raise TeacherError(f"no teacher file at {path}")
     source = f"replay:{name}"
     prov = provenance(source, path)
+    gold_by_story: dict[str, tuple[str, tuple[str, str], str]] | None = None
     with open(path) as f:
         for number, line in enumerate(f, 1):
             if limit is not None and number > limit:
@@ -197,10 +200,44 @@ def _replay(path: Path, limit: int | None) -> Iterator[Candidate]:
                     f"{str(row.get('question', '')).strip()}",
                     group=sid.rsplit("_Q", 1)[0], provenance=prov,
                 )  # fmt: skip
+            elif isinstance(row.get("output"), str) and "input" in row:  # LLM+ASP CLUTRR facts
+                if gold_by_story is None:
+                    gold_by_story = _clutrr_gold(path.parent.parent / CLUTRR_GOLD)
+                joined = gold_by_story.get(_story_key(str(row["input"])))
+                if joined is None:
+                    continue  # a story from a CLUTRR file not shipped: no gold to verify
+                item_id, (a, b), target = joined
+                yield Candidate(
+                    source, "clutrr", item_id, "asp", verify.llm_asp_facts(row["output"], (a, b)),
+                    target, question=f"{str(row['input']).strip()}\nWho is {b} to {a}?",
+                    group=item_id, provenance=prov,
+                )  # fmt: skip
             else:
                 raise TeacherError(
-                    f"{path}:{number}: not a PAL or Logic-LM record (fields: {sorted(row)})"
+                    f"{path}:{number}: not a PAL, Logic-LM or LLM+ASP record "
+                    f"(fields: {sorted(row)})"
                 )
+
+
+def _story_key(text: str) -> str:
+    return " ".join(text.split()).lower()
+
+
+def _clutrr_gold(folder: Path) -> dict[str, tuple[str, tuple[str, str], str]]:
+    """story -> (item id ``<file stem>-<index>`` as the bench names it, query pair, gold)."""
+    import ast
+    import csv
+
+    if not folder.is_dir():
+        raise TeacherError(f"the CLUTRR teacher needs its gold stories at {folder}")
+    out = {}
+    for csv_path in sorted(folder.glob("*.csv")):
+        with open(csv_path, newline="") as f:
+            for row in csv.DictReader(f):
+                pair = ast.literal_eval(row["query"])
+                item_id = f"{csv_path.stem}-{row.get('') or row.get('index', '')}"
+                out[_story_key(row["story"])] = (item_id, (pair[0], pair[1]), row["target"])
+    return out
 
 
 def _row(path: Path, number: int, line: str) -> dict[str, Any]:

@@ -62,3 +62,17 @@ def test_distill_verify_prints_kept_and_rejected_per_source_and_task():
     (row,) = json.loads(out.stdout)
     assert row["task"] == "proofwriter" and row["kept"] + row["rejected"] == 40
     assert row["kept"] >= 36  # GPT-4's recorded programs: 98.7% replay accuracy
+
+
+@needs_shared
+def test_clutrr_fact_parses_are_verified_against_the_joined_gold():
+    f = SHARED / "teacher_traces" / "clutrr_davinci003_facts.jsonl"
+    checked = check(candidates(f"replay:{f}"))
+    (row,) = summary(checked)
+    assert row["task"] == "clutrr" and row["kept"] + row["rejected"] == 400  # the joined ones
+    assert row["kept"] > 150 and set(row["reasons"]) <= {"solver_error", "wrong_answer"}
+    t = next(c for c in checked if c.kept).trace()
+    assert t.mode == "asp" and t.question.endswith("?") and "query(" in t.program
+    assert t.item_id.split("-")[0] in {"clean_100", "disconnected_100", "irrelevant_100",
+                                       "supporting_100"}  # fmt: skip
+    assert t.provenance.licence.startswith("CC BY-NC")
