@@ -10,7 +10,7 @@ DEMO_KB := $(NESY_HOME)/demo/family.duckdb
 DEMO_RESULTS := $(NESY_HOME)/demo/results
 SHARED ?= ../shared/data
 
-.PHONY: setup test demo lint bench-solvers clean
+.PHONY: setup test demo lint bench-solvers bench-training clean
 
 setup: $(STAMP)
 
@@ -68,7 +68,9 @@ demo: setup
 	  "A shirt costs 20 dollars and is discounted by 25 percent. What is the new price?"
 	@if [ -d $(SHARED)/gsm8k ]; then \
 	  echo "== distill: GSM8K-train solutions as programs, verified (kept / rejected and why)"; \
-	  $(NESY) distill verify --teacher silver:gsm8k --data $(SHARED) --limit 200; fi
+	  $(NESY) distill verify --teacher silver:gsm8k --data $(SHARED) --limit 200; \
+	  echo "== distill: the same as Socratic plans (Step: lines), every step checked"; \
+	  $(NESY) distill verify --teacher socratic:gsm8k --data $(SHARED) --limit 200; fi
 	@echo "== bench: our agent (packaged student + shipped KB) on 4 GSM8K test items (bundled)"
 	$(NESY) bench run gsm8k --system agent:default --kb default --limit 4 --out $(DEMO_RESULTS)
 	@if [ -d $(SHARED)/teacher_traces ]; then \
@@ -79,6 +81,9 @@ demo: setup
 
 bench-solvers: setup
 	$(PY) bench/perf/solvers.py
+
+bench-training: setup
+	$(PY) bench/perf/training.py --data $(SHARED)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

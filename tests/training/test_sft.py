@@ -93,7 +93,7 @@ def test_loss_is_on_the_completion_only(tiny_model_dir):
     assert prompt.endswith("```python\n")  # the graph's prefill: the prompt inference sees
 
 
-def test_training_changes_weights_and_exports_a_loadable_model(splits, tiny_model_dir):
+def test_training_changes_weights_and_exports_a_loadable_model(splits, tiny_model_dir, home):
     from transformers import AutoModelForCausalLM
 
     from agent.students.hf import HFStudent
@@ -116,6 +116,10 @@ def test_training_changes_weights_and_exports_a_loadable_model(splits, tiny_mode
     assert saved.max_steps == 4
     out = HFStudent(model_dir).generate([[{"role": "user", "content": "hi"}]], 4)
     assert out[0].completion_tokens > 0
+    from agent.students import load_student
+
+    ct2 = load_student(f"ct2:{model_dir}", device="cpu")  # exported on first load
+    assert ct2.generate([[{"role": "user", "content": "hi"}]], 4)[0].completion_tokens > 0
 
 
 def test_lora_exports_a_bf16_adapter_loadable_with_its_base(splits, tiny_model_dir):
