@@ -11,6 +11,7 @@ Measures, on this machine:
   all linear layers), the same verified GSM8K-train examples (prompt rendered by the agent,
   loss on the completion), the same batch size and steps. Both count only real tokens
   (the examples' lengths, summed as batches are collated), first step excluded (warm-up);
+- ``sft_full_tokens_per_s``: the same tuned setup, full fine-tuning instead of LoRA;
 - ``convert_verify_per_s``: GSM8K-train solutions converted to programs (``silver:gsm8k``)
   and verified per second, over the first ``--verify-items``;
 - ``tokens_per_example``: mean rendered example length with 0 and with 2 KB exemplars.
@@ -74,7 +75,9 @@ def traces(data: Path, n: int) -> list[Any]:
     return [c.trace() for c in check(candidates("silver:gsm8k", data, n)) if c.kept]
 
 
-def ours(model_dir: Path, rows: list[Any], steps: int, batch: int, out: str) -> float:
+def ours(
+    model_dir: Path, rows: list[Any], steps: int, batch: int, out: str, lora: bool = True
+) -> float:
     import torch
     from peft import LoraConfig, get_peft_model
     from transformers import AutoModelForCausalLM, AutoTokenizer, Trainer, TrainingArguments
@@ -83,10 +86,12 @@ def ours(model_dir: Path, rows: list[Any], steps: int, batch: int, out: str) -> 
     from training.sft import CausalPadCollator
 
     tok = AutoTokenizer.from_pretrained(model_dir)
-    model = get_peft_model(
-        AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32),
-        LoraConfig(r=16, lora_alpha=32, target_modules="all-linear", task_type="CAUSAL_LM"),
-    )
+    model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32)
+    if lora:
+        model = get_peft_model(
+            model,
+            LoraConfig(r=16, lora_alpha=32, target_modules="all-linear", task_type="CAUSAL_LM"),
+        )
     data = [tokenize_example(t, tok, "", strip_comments=True) for t in rows]
     clock = _Clock()
     args = TrainingArguments(
@@ -176,12 +181,15 @@ def main() -> None:
         say(f"TRL SFTTrainer defaults: {trl_tps:.0f} non-pad tokens/s")
         our_tps = ours(model_dir, train_rows, args.steps, args.batch, tmp + "/ours")
         say(f"training.sft: {our_tps:.0f} non-pad tokens/s")
+        full_tps = ours(model_dir, train_rows, args.steps, args.batch, tmp + "/full", lora=False)
+        say(f"training.sft, full fine-tuning: {full_tps:.0f} non-pad tokens/s")
     print(
         json.dumps(
             {
                 "sft_tokens_per_s": round(our_tps, 1),
                 "trl_tokens_per_s": round(trl_tps, 1),
                 "sft_speedup_vs_trl": round(our_tps / trl_tps, 2),
+                "sft_full_tokens_per_s": round(full_tps, 1),
                 "convert_verify_per_s": round(convert_verify, 1),
                 "tokens_per_example_0_exemplars": round(lengths[0], 1),
                 "tokens_per_example_2_exemplars": round(lengths[2], 1),
