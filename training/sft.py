@@ -12,7 +12,7 @@ What the tuning is (each measured in ``bench/perf/training.py`` against TRL's de
 
 Everything else is the ecosystem's: cosine schedule with warmup, gradient accumulation,
 eval on the dev split with early stopping, TensorBoard logs, checkpoints every
-``save_steps`` and resume after a kill (``get_last_checkpoint``), DDP when launched with
+``save_steps`` and resume after a kill (from the last complete checkpoint), DDP when launched with
 ``torchrun`` (gloo on CPU). Full fine-tuning or LoRA (``lora_r > 0``, peft), exported as a
 model directory (``hf:DIR``) or an adapter (``hf:BASE+lora:DIR``), with a ``ModelCard``.
 
@@ -256,6 +256,28 @@ def _save_model(model: Any, tokenizer: Any, target: Path) -> None:
     os.replace(tmp, target)
 
 
+def last_checkpoint(folder: Path) -> str | None:
+    """The newest *complete* checkpoint: the Trainer writes ``trainer_state.json`` last, so
+    a directory without a readable one was cut short by a kill; it is removed (with a
+    message) rather than resumed from."""
+    import shutil
+
+    if not folder.is_dir():
+        return None
+    found = sorted(
+        (p for p in folder.glob("checkpoint-*") if p.name.split("-")[-1].isdigit()),
+        key=lambda p: int(p.name.split("-")[-1]),
+    )
+    for path in reversed(found):
+        try:
+            json.loads((path / "trainer_state.json").read_text())
+            return str(path)
+        except (OSError, ValueError):
+            print(f"removing incomplete checkpoint {path} (cut short)", file=sys.stderr)
+            shutil.rmtree(path, ignore_errors=True)
+    return None
+
+
 def params_digest(model: Any) -> str:
     """sha256 over every parameter's bytes, in name order (DDP ranks must agree)."""
     h = hashlib.sha256()
@@ -270,7 +292,6 @@ def train(cfg: TrainConfig, command: str = "") -> dict[str, Any]:
     ``out/checkpoints``. Returns the run's summary (also ``out/train_summary.json``)."""
     import torch
     from transformers import Trainer, TrainingArguments
-    from transformers.trainer_utils import get_last_checkpoint
     from transformers.utils import logging as hf_logging
 
     hf_logging.set_verbosity_error()
@@ -327,7 +348,7 @@ def train(cfg: TrainConfig, command: str = "") -> dict[str, Any]:
         processing_class=tokenizer,
         callbacks=_trainer_callbacks(cfg, out),
     )
-    last = get_last_checkpoint(str(ckpts)) if ckpts.is_dir() else None
+    last = last_checkpoint(ckpts)
     if last:
         print(f"resuming from {last}", file=sys.stderr)
     result = trainer.train(resume_from_checkpoint=last)

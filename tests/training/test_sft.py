@@ -156,9 +156,14 @@ def test_a_killed_run_resumes_from_its_last_checkpoint(splits, tiny_model_dir):
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     assert not (splits / "run" / "model").exists()
+    cut = ckpts / "checkpoint-39"  # a save cut short by the kill: weights, no trainer state
+    cut.mkdir()
+    (cut / "model.safetensors").write_bytes(b"partial")
     done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-2000:]
-    assert "resuming from" in done.stderr
+    assert "resuming from" in done.stderr and "checkpoint-39" not in done.stderr.split(
+        "resuming from")[1].splitlines()[0]  # fmt: skip
+    assert "removing incomplete checkpoint" in done.stderr
     summary = json.loads(done.stdout.strip().splitlines()[-1])
     assert summary["global_step"] == 40 and summary["resumed_from"]
     assert (splits / "run" / "model" / "model.safetensors").exists()
