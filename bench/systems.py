@@ -382,7 +382,7 @@ def read_card(spec: str) -> ModelCard | None:
         s = parse_spec(spec)
     except ValueError:
         return None
-    for where in (s.adapter, s.name if s.kind == "hf" else None):
+    for where in (s.adapter, s.name if s.kind in ("hf", "ct2") else None):
         if where and (Path(where) / "model_card.json").is_file():
             return ModelCard.model_validate_json((Path(where) / "model_card.json").read_text())
     return None

@@ -139,7 +139,7 @@ def add_parser(sub: Any, positive: Any) -> None:
     q.set_defaults(func=cmd_train)
 
     q = dsub.add_parser("eval", help="a student's programs on a traces file, verified")
-    q.add_argument("--model", type=Path, required=True, help="model directory")
+    q.add_argument("--model", required=True, help="a model directory or a spec (ct2:DIR)")
     q.add_argument("--adapter", help="a LoRA adapter directory")
     q.add_argument("--traces", type=Path, required=True, help="e.g. RUN/dev.jsonl")
     q.add_argument("--limit", type=positive(int), default=100)

@@ -102,20 +102,22 @@ def evaluate(
     adapter: str | None = None,
 ) -> dict[str, Any]:
     """The student's programs for dev items, greedy, run through the one verifier: accuracy
-    (matches gold), the share that ran to an answer, and the failure classes."""
+    (matches gold), the share that ran to an answer, and the failure classes. ``model`` is a
+    directory or a student spec (``ct2:DIR`` for CTranslate2's faster CPU decoding)."""
     from collections import Counter
 
     from tqdm import tqdm
 
     from agent import render, verify
     from agent.modes import MODE_SPECS
-    from agent.students.hf import HFStudent
+    from agent.students import load_student
     from training.data import messages, read_traces
 
     traces = [t for t in read_traces(traces_path) if t.kept][:limit]
     if not traces:
         raise ValueError(f"{traces_path}: no kept traces to evaluate on")
-    student = HFStudent(model, adapter=adapter)
+    spec = model if ":" in model else f"hf:{model}" + (f"+lora:{adapter}" if adapter else "")
+    student = load_student(spec)
     correct = ran = 0
     failures: Counter[str] = Counter()
     bar = tqdm(total=len(traces), desc="eval", unit="item", file=sys.stderr, mininterval=2)

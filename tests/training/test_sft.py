@@ -108,6 +108,7 @@ def test_training_changes_weights_and_exports_a_loadable_model(splits, tiny_mode
     assert after != before
     card = read_card(f"hf:{model_dir}")
     assert card is not None and card.command == "pytest"
+    assert read_card(f"ct2:{model_dir}") == card  # the CT2 export is the same model
     assert card.train_item_ids == sorted(f"gsm8k/t-{i}" for i in range(12))
     assert card.train_files[0].sha256 and card.base_model_sha256
     assert (splits / "run" / "snapshots" / "examples-8" / "model.safetensors").exists()
