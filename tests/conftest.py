@@ -17,6 +17,8 @@ def pytest_sessionstart(session: pytest.Session) -> None:
             f"CI=true but {SHARED} is missing: the tests that need the shared data would "
             "skip silently. Lay ../shared beside the checkout (or unset CI)."
         )
+
+
 # Two workers per pool, whatever the machine, so pool-size assertions are stable.
 os.environ.setdefault("NESY_SOLVER_WORKERS", "2")
 

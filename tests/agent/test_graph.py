@@ -245,9 +245,7 @@ def test_the_trace_records_every_attempt():
 
 
 def test_socratic_path_decomposes_then_formulates_with_the_sub_questions():
-    student = Scripted(
-        ["Step: the eggs left\nStep: the money for them\n", "ans = (16 - 7) * 2\n"]
-    )
+    student = Scripted(["Step: the eggs left\nStep: the money for them\n", "ans = (16 - 7) * 2\n"])
     agent = Agent(student, config=AgentConfig(mode="socratic", exemplars=0))
     a = agent.ask("Janet's ducks lay 16 eggs; she uses 7. She sells the rest at $2. Earnings?")
     assert [s.node for s in a.steps] == ["decompose", "formulate", "solve", "answer"]
