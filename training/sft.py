@@ -193,8 +193,8 @@ class CausalPadCollator:
     token can see a pad: the mask changes nothing for them (pads are labelled -100), and
     without it SDPA takes its causal fast path instead of materialising a mask. Measured on
     this CPU: 243 real tokens/s against 234 with the mask and 200 for flattened (packed)
-    rows, whose block-diagonal mask transformers 5's SDPA path did not honour (its loss
-    differed). Batches come length-grouped, so pads are few (``pad_share`` in the summary).
+    rows, which also gave a different loss on the same examples through transformers 5's
+    SDPA path (3.75 against 1.44). Batches come length-grouped, so pads are few.
     """
 
     def __init__(self, pad_id: int, mask: bool = False) -> None:
