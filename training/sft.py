@@ -1,6 +1,6 @@
 """Supervised fine-tuning on verified traces: the transformers ``Trainer``, tuned.
 
-What the tuning is (each measured in ``bench/perf/training.py`` against TRL's defaults):
+What the tuning is (measured together against TRL's defaults in ``bench/perf/training.py``):
 
 - **length-grouped, right-padded batches without a mask** (``CausalPadCollator``): pads
   only follow real tokens, so causal attention already hides them, and SDPA keeps its
