@@ -24,6 +24,14 @@ EXEMPLARS = DATA / "gsm8k_train_exemplars.jsonl"
 EMBEDDINGS = DATA / "gsm8k_train_exemplars.embeddings.parquet"
 
 
+def exemplars() -> list[Any]:
+    """The shipped exemplar items (``KnowledgeItem``), in file order."""
+    from kb.models import KnowledgeItem
+
+    with open(EXEMPLARS) as f:
+        return [KnowledgeItem.model_validate_json(line) for line in f if line.strip()]
+
+
 def default_kb_path() -> Path:
     return nesy_home() / "kb" / "default.duckdb"
 

@@ -10,7 +10,6 @@ of it end to end.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import sys
 from pathlib import Path
@@ -28,12 +27,13 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
     try:
         checked = check(candidates(args.teacher, args.data, args.limit))
+        traces = [c.trace() for c in checked] if args.out or args.to_kb else []
         if args.out:
-            write_traces(args.out, (c.trace() for c in checked))
+            write_traces(args.out, traces)
         if args.to_kb:
             from training.data import to_kb
 
-            n = to_kb([c.trace() for c in checked], args.to_kb)
+            n = to_kb(traces, args.to_kb)
             print(f"{n} verified exemplars added to {args.to_kb}", file=sys.stderr)
     except (TeacherError, OSError) as exc:
         return _fail("verify", exc)
@@ -52,15 +52,9 @@ RUN_OWNS = ("train", "dev", "out", "base", "eval_items")  # set by the run, not 
 
 
 def _train_overrides(args: argparse.Namespace) -> dict[str, Any]:
-    from training.sft import TrainConfig
+    from training.sft import settings
 
-    values: dict[str, Any] = {}
-    if args.train_config:
-        values = dataclasses.asdict(TrainConfig.from_file(args.train_config))
-    for f in dataclasses.fields(TrainConfig):
-        v = getattr(args, f.name, None)
-        if v is not None:
-            values[f.name] = v
+    values = settings(args, args.train_config)
     return {k: v for k, v in values.items() if k not in RUN_OWNS}
 
 

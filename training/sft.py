@@ -103,15 +103,20 @@ def add_arguments(parser: argparse.ArgumentParser, skip: tuple[str, ...] = ()) -
             parser.add_argument(flag, type=kind, default=None, help=f.metadata["help"])
 
 
-def config_from_args(args: argparse.Namespace, **fixed: Any) -> TrainConfig:
+def settings(args: argparse.Namespace, config: str | None) -> dict[str, Any]:
+    """``TrainConfig`` values from a config file, then from the flags that were given."""
     values: dict[str, Any] = {}
-    if getattr(args, "config", None):
-        values = dataclasses.asdict(TrainConfig.from_file(args.config))
+    if config:
+        values = dataclasses.asdict(TrainConfig.from_file(config))
     for f in dataclasses.fields(TrainConfig):
         v = getattr(args, f.name, None)
         if v is not None:
             values[f.name] = v
-    values.update(fixed)
+    return values
+
+
+def config_from_args(args: argparse.Namespace) -> TrainConfig:
+    values = settings(args, getattr(args, "config", None))
     missing = [n for n in ("train", "out") if not values.get(n)]
     if missing:
         raise ValueError(f"missing setting(s): {', '.join(missing)} (flags or --config)")
@@ -169,10 +174,9 @@ def examples(path: str, tokenizer: Any, cfg: TrainConfig, limit: int | None = No
     pool: list[Any] = []
     exclude: set[str] = set()
     if cfg.exemplars:
-        from kb.models import KnowledgeItem
-        from kb.shipped import EXEMPLARS
+        from kb.shipped import exemplars
 
-        pool = [KnowledgeItem.model_validate_json(line) for line in open(EXEMPLARS)]
+        pool = exemplars()
         if cfg.dev:
             exclude = {t.item_id for t in read_traces(cfg.dev)}
     out = []

@@ -149,8 +149,7 @@ def main() -> None:
 
     from agent.render import exemplar_block
     from agent.students.packaged import default_model_dir
-    from kb.models import KnowledgeItem
-    from kb.shipped import EXEMPLARS
+    from kb.shipped import exemplars
     from training.data import tokenize_example
 
     torch.set_num_threads(os.cpu_count() or 1)
@@ -162,7 +161,7 @@ def main() -> None:
 
     model_dir = default_model_dir()
     tok = AutoTokenizer.from_pretrained(model_dir)
-    pool = [KnowledgeItem.model_validate_json(line) for line in open(EXEMPLARS)][:2]
+    pool = exemplars()[:2]
     sample = rows[:200]
     lengths = {
         k: statistics.mean(
