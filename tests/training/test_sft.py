@@ -153,7 +153,6 @@ def test_a_killed_run_resumes_from_its_last_checkpoint(splits, tiny_model_dir):
         assert proc.poll() is None, proc.communicate()[1].decode()[-2000:]
         assert time.monotonic() < deadline, "no checkpoint within 240 s"
         time.sleep(0.2)
-    time.sleep(0.5)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     assert not (splits / "run" / "model").exists()
