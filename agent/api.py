@@ -107,14 +107,17 @@ class Agent:
         """Load a student by spec (``default``, ``hf:PATH[+lora:A]``, ``openai:M@URL``).
 
         ``kb`` may be a path, ``"default"`` (the shipped KB) or a ``KnowledgeBase``;
-        ``overrides`` are ``AgentConfig`` fields (``mode="pad"``, ``vote_k=5``, ...).
+        ``overrides`` are ``AgentConfig`` fields (``mode="pad"``, ``vote_k=5``, ...). A
+        student trained by ``nesy distill`` runs with the prompt it was trained on: its model
+        card's settings (the number of KB exemplars) are the defaults that overrides beat.
         """
-        from agent.students import load_student
+        from agent.students import load_student, read_card, trained_settings
 
         unknown = set(overrides) - {f.name for f in dataclasses.fields(AgentConfig)}
         if unknown:
             raise ValueError(f"unknown agent option(s) {sorted(unknown)}")
-        config = AgentConfig(**overrides)
+        trained = trained_settings(read_card(spec)) if spec != "default" else {}
+        config = AgentConfig(**{**trained, **overrides})
         if isinstance(kb, (str, Path)):
             from kb import KnowledgeBase, shipped
 

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from agent.records import FailureClass, ModelCard
+from agent.students import read_card
 from agent.verify import vote
 from bench.tasks import Item, Task
 from bench.tasks.base import jsonl_rows
@@ -372,20 +373,6 @@ class ReplaySystem:
 
 
 # --- model cards ----------------------------------------------------------------------------
-
-
-def read_card(spec: str) -> ModelCard | None:
-    """The ``ModelCard`` (``model_card.json``) next to a student's weights or adapter, if any."""
-    from agent.spec import parse_spec
-
-    try:
-        s = parse_spec(spec)
-    except ValueError:
-        return None
-    for where in (s.adapter, s.name if s.kind in ("hf", "ct2") else None):
-        if where and (Path(where) / "model_card.json").is_file():
-            return ModelCard.model_validate_json((Path(where) / "model_card.json").read_text())
-    return None
 
 
 def load_system(spec: str, opts: Options, results: Any = None) -> Any:

@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from agent.records import ModelCard
 from agent.spec import ModelSpec, parse_spec
 from agent.students.base import (
     Generation,
@@ -34,8 +35,8 @@ from solvers.files import nesy_home
 
 __all__ = [
     "REGISTRY", "Generation", "Interruptible", "Prompt", "Student", "StudentError",
-    "check_request", "default_model_dir", "load_student", "nesy_home", "register",
-    "render_prompt", "truncate_at_stop",
+    "check_request", "default_model_dir", "load_student", "nesy_home", "read_card",
+    "register", "render_prompt", "trained_settings", "truncate_at_stop",
 ]  # fmt: skip
 
 # spec kind -> "module:Class"
@@ -86,3 +87,28 @@ def load_student(spec: str | ModelSpec, device: str = "auto", threads: int | Non
         )
     student.load_seconds = time.perf_counter() - t
     return student
+
+
+def read_card(spec: str) -> ModelCard | None:
+    """The ``ModelCard`` (``model_card.json``) next to a student's weights or adapter, if any
+    (``nesy distill`` writes one; the bench's contamination guard and the agent read it)."""
+    try:
+        s = parse_spec(spec)
+    except ValueError:
+        return None
+    for where in (s.adapter, s.name if s.kind in ("hf", "ct2") else None):
+        if where and (Path(where).expanduser() / "model_card.json").is_file():
+            text = (Path(where).expanduser() / "model_card.json").read_text()
+            return ModelCard.model_validate_json(text)
+    return None
+
+
+# Agent settings a student was trained for: its prompts must look as they did in training.
+TRAINED_SETTINGS = ("exemplars",)
+
+
+def trained_settings(card: ModelCard | None) -> dict[str, Any]:
+    """The agent settings a card's training config fixes (a student trained without KB
+    exemplars in its prompt is run without them), for ``Agent.load``'s defaults."""
+    config = card.config if card else {}
+    return {k: config[k] for k in TRAINED_SETTINGS if isinstance(config.get(k), int)}

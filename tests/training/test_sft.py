@@ -96,8 +96,8 @@ def test_loss_is_on_the_completion_only(tiny_model_dir):
 def test_training_changes_weights_and_exports_a_loadable_model(splits, tiny_model_dir, home):
     from transformers import AutoModelForCausalLM
 
+    from agent.students import read_card
     from agent.students.hf import HFStudent
-    from bench.systems import read_card
 
     before = params_digest(AutoModelForCausalLM.from_pretrained(tiny_model_dir))
     summary = train(tiny_cfg(splits, tiny_model_dir), command="pytest")
@@ -121,6 +121,14 @@ def test_training_changes_weights_and_exports_a_loadable_model(splits, tiny_mode
 
     ct2 = load_student(f"ct2:{model_dir}", device="cpu")  # exported on first load
     assert ct2.generate([[{"role": "user", "content": "hi"}]], 4)[0].completion_tokens > 0
+    # The agent runs a trained student with the prompt it was trained on (no KB exemplars,
+    # where an untrained student gets AgentConfig's 2); an explicit setting still wins.
+    from agent.api import Agent
+    from agent.config import default
+
+    assert saved.exemplars == 0 != default("exemplars")
+    assert Agent.load(f"hf:{model_dir}", device="cpu").config.exemplars == 0
+    assert Agent.load(f"hf:{model_dir}", device="cpu", exemplars=3).config.exemplars == 3
 
 
 def test_lora_exports_a_bf16_adapter_loadable_with_its_base(splits, tiny_model_dir):
