@@ -100,6 +100,7 @@ def evaluate(
     batch_size: int = 16,
     timeout_s: float = 2.0,
     adapter: str | None = None,
+    max_new_tokens: int = 384,
 ) -> dict[str, Any]:
     """The student's programs for dev items, greedy, run through the one verifier: accuracy
     (matches gold), the share that ran to an answer, and the failure classes. ``model`` is a
@@ -126,7 +127,7 @@ def evaluate(
         prompts: list[Any] = [
             render.with_prefill(messages(t), MODE_SPECS[t.mode].language) for t in chunk
         ]
-        outs = student.generate(prompts, max_new_tokens=256, stop=render.STOP)
+        outs = student.generate(prompts, max_new_tokens=max_new_tokens, stop=render.STOP)
         for t, g in zip(chunk, outs, strict=True):
             program = render.extract_program(g.text, MODE_SPECS[t.mode].language)
             v = verify.run(t.mode, [program], t.gold, timeout_s=timeout_s)
