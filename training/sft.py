@@ -50,7 +50,8 @@ class TrainConfig:
     exemplars: int = field(default=0, metadata={"help": "KB exemplars rendered in each prompt"})
     max_tokens: int = field(default=1024, metadata={"help": "drop longer rendered examples"})
     strip_comments: bool = field(
-        default=True, metadata={"help": "train on programs without whole-line comments"}
+        default=False,
+        metadata={"help": "train on programs without their whole-line comments (the plan)"},
     )
     lora_r: int = field(default=0, metadata={"help": "LoRA rank; 0 = full fine-tuning"})
     lora_alpha: int = field(default=32, metadata={"help": "LoRA alpha"})
