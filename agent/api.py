@@ -116,8 +116,7 @@ class Agent:
         unknown = set(overrides) - {f.name for f in dataclasses.fields(AgentConfig)}
         if unknown:
             raise ValueError(f"unknown agent option(s) {sorted(unknown)}")
-        trained = trained_settings(read_card(spec)) if spec != "default" else {}
-        config = AgentConfig(**{**trained, **overrides})
+        config = AgentConfig(**{**trained_settings(read_card(spec)), **overrides})
         if isinstance(kb, (str, Path)):
             from kb import KnowledgeBase, shipped
 

@@ -372,7 +372,7 @@ class ReplaySystem:
         pass
 
 
-# --- model cards ----------------------------------------------------------------------------
+# --- loading --------------------------------------------------------------------------------
 
 
 def load_system(spec: str, opts: Options, results: Any = None) -> Any:

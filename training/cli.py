@@ -101,6 +101,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 
 def add_parser(sub: Any, positive: Any) -> None:
+    from training.pipeline import EVAL_MAX_NEW_TOKENS
     from training.sft import add_arguments
 
     p = sub.add_parser("distill", help="distillation: verify traces, train, evaluate")
@@ -141,7 +142,7 @@ def add_parser(sub: Any, positive: Any) -> None:
     q.add_argument("--traces", type=Path, required=True, help="e.g. RUN/dev.jsonl")
     q.add_argument("--limit", type=positive(int), default=100)
     q.add_argument(
-        "--max-new-tokens", type=positive(int), default=384,
-        help="tokens per program (a commented GSM8K program: 131 median, 321 at p99)",
+        "--max-new-tokens", type=positive(int), default=EVAL_MAX_NEW_TOKENS,
+        help="tokens per generated program",
     )  # fmt: skip
     q.set_defaults(func=cmd_eval)

@@ -97,9 +97,9 @@ def read_card(spec: str) -> ModelCard | None:
     except ValueError:
         return None
     for where in (s.adapter, s.name if s.kind in ("hf", "ct2") else None):
-        if where and (Path(where).expanduser() / "model_card.json").is_file():
-            text = (Path(where).expanduser() / "model_card.json").read_text()
-            return ModelCard.model_validate_json(text)
+        card = Path(where).expanduser() / "model_card.json" if where else None
+        if card is not None and card.is_file():
+            return ModelCard.model_validate_json(card.read_text())
     return None
 
 
