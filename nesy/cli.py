@@ -337,7 +337,7 @@ def cmd_doctor(args: argparse.Namespace) -> int:
         + "  how the python sandbox refused it"
     )
     for attempt, detail in out[kinds[0]]["attempts"].items():
-        if attempt in ("uid", "pid"):
+        if attempt in ("uid", "pid", "host_uid"):
             continue
         marks = []
         for k in kinds:

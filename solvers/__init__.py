@@ -53,6 +53,8 @@ _REGISTRY: dict[str, str] = {
     "prolog": "solvers.prolog",
 }
 _PROBE = "solvers._probe:run"
+_DEEP = "solvers._probe:deep"
+_EXEC = "solvers._probe:exec_unchecked"
 
 
 def _templates() -> dict[str, Template]:
@@ -70,28 +72,28 @@ def _templates() -> dict[str, Template]:
             "py",
             base,
             init="solvers.python:init_template",
-            handlers=("solvers.python:run", _PROBE),
+            handlers=("solvers.python:run", _PROBE, _DEEP, _EXEC),
         ),
         # The sympy backend, and Python programs that name sympy or numpy.
         "sympy": Template(
             "sympy",
             (*base, "numpy", "sympy", "solvers._sympy_text", "solvers.sympy"),
             init="solvers.sympy:init_template",
-            handlers=("solvers.python:run", "solvers.sympy:run", _PROBE),
+            handlers=("solvers.python:run", "solvers.sympy:run", _PROBE, _DEEP, _EXEC),
         ),
         # clingo and SWI-Prolog need a few threads (async solve, alarms): threads, no processes.
         "asp": Template(
             "asp",
             ("solvers._frames", "solvers._answer", "clingo", "solvers.asp"),
             init="solvers.asp:init_template",
-            handlers=("solvers.asp:run", _PROBE),
+            handlers=("solvers.asp:run", _PROBE, _DEEP, _EXEC),
             threads=True,
         ),
         "prolog": Template(
             "prolog",
             ("solvers._frames", "pyswip", "solvers.prolog"),
             init="solvers.prolog:init_template",
-            handlers=("solvers.prolog:run", _PROBE),
+            handlers=("solvers.prolog:run", _PROBE, _DEEP, _EXEC),
             threads=True,
             env=_sandbox.swipl_env(),
         ),

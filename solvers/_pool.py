@@ -33,12 +33,38 @@ from solvers.base import Status
 _GRACE_S = 0.5  # the template kills at the deadline; it must answer within this after
 _START_TIMEOUT_S = 120.0
 STATUSES = frozenset(get_args(Status))
+# A reply (its result dict included) deeper or bigger than this is refused, and its sandbox
+# replaced: no solver's answer comes near (an ASP model is a list of atoms: depth 3).
+MAX_REPLY_DEPTH = 32
+MAX_REPLY_VALUES = 200_000
 _RESULT_KEYS = frozenset({"status", "answer", "answer_type", "detail", "stdout"})
 _SPAWNER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="nesy-sandbox-spawner")
 
 
 class PoolError(RuntimeError):
     """A sandbox could not be started (not a bad program)."""
+
+
+def _over_bounds(value: Any) -> str:
+    """Why a decoded reply is too deep or too big to hand on (``""`` when it is not): the
+    caller's serialisers (pydantic, ``json``) recurse, and a reply is untrusted."""
+    stack = [(value, 0)]
+    seen = 0
+    while stack:
+        item, depth = stack.pop()
+        seen += 1
+        if seen > MAX_REPLY_VALUES:
+            return f"it holds over {MAX_REPLY_VALUES} values"
+        if isinstance(item, dict):
+            children: Any = item.values()
+        elif isinstance(item, list):
+            children = item
+        else:
+            continue
+        if depth >= MAX_REPLY_DEPTH:
+            return f"it is nested over {MAX_REPLY_DEPTH} levels deep"
+        stack.extend((child, depth + 1) for child in children)
+    return ""
 
 
 def _validate(raw: Any) -> dict[str, Any]:
@@ -57,7 +83,7 @@ class Sandbox:
 
     _ids = itertools.count(1)
 
-    def __init__(self, template: _sandbox.Template) -> None:
+    def __init__(self, template: _sandbox.Template, fork: bool = True) -> None:
         self.template = template
         self.mode = _sandbox.mode()
         self.calls = 0
@@ -67,15 +93,23 @@ class Sandbox:
         command = [sys.executable, "-I", "-S", str(_sandbox.PACKAGE_DIR / "_zygote.py"), root]
         child_bpf: str | None = None
         pass_fds: tuple[int, ...] = ()
-        seccomp_file = None
+        mine: list[int] = []  # descriptors of ours that bwrap inherits: closed here after
+        userns: tuple[int, int] | None = None
+        as_root = _sandbox.root_caller() and self.mode == "bwrap"
         if self.mode == "bwrap":
             base_bpf, child = _sandbox.seccomp_filters(template.threads)
             child_bpf = base64.b64encode(child).decode()
             seccomp_file = os.memfd_create("nesy-seccomp", 0)
             _frames.write_bytes(seccomp_file, base_bpf)
             os.lseek(seccomp_file, 0, os.SEEK_SET)
-            pass_fds = (seccomp_file,)
-            argv = _sandbox.bwrap_argv(binds, env, seccomp_file) + ["--", *command]
+            mine.append(seccomp_file)
+            if as_root:
+                block_r, block_w = os.pipe()
+                info_r, info_w = os.pipe()
+                userns = (block_r, info_w)
+                mine += [block_r, info_w]
+            pass_fds = tuple(mine)
+            argv = _sandbox.bwrap_argv(binds, env, seccomp_file, userns) + ["--", *command]
             popen_env: dict[str, str] | None = {}
         else:
             _warn_unconfined()
@@ -94,15 +128,31 @@ class Sandbox:
                 env=popen_env,
                 cwd="/",
                 start_new_session=True,
+                extra_groups=[] if as_root else None,  # no supplementary groups of root's
             ).result()
         except OSError as exc:
+            if userns is not None:
+                for fd in (block_w, info_r):
+                    os.close(fd)
             raise _sandbox.SandboxUnavailable(_sandbox.fix_for(str(exc))) from None
         finally:
-            if seccomp_file is not None:
-                os.close(seccomp_file)
+            for fd in mine:
+                os.close(fd)
         assert self.proc.stdin is not None and self.proc.stdout is not None
         self._in = self.proc.stdin.fileno()
         self._out = self.proc.stdout.fileno()
+        if userns is not None:
+            try:
+                _sandbox.map_root_caller(block_w, info_r, _START_TIMEOUT_S)
+            except OSError as exc:
+                stderr = self._stderr()
+                self.kill()
+                raise _sandbox.SandboxUnavailable(
+                    _sandbox.fix_for(stderr or f"cannot map the sandbox's user namespace: {exc}")
+                ) from None
+            finally:
+                os.close(block_w)
+                os.close(info_r)
         config = {
             "sys_path": extra_path,
             "preload": list(template.preload),
@@ -110,6 +160,11 @@ class Sandbox:
             "handlers": list(template.handlers),
             "child_bpf": child_bpf,
             "pidns": self.mode == "bwrap",
+            "uid": _sandbox.SANDBOX_UID,
+            "self_pid": _sandbox.SELF_PID,
+            # Benchmarks only: run each request in the template itself (trusted code). Fixed
+            # for the sandbox's life; a request frame never says how it is run.
+            "fork": fork,
             "max_processes": None if template.threads else 0,
             "file_size_mb": template.file_size_mb,
             "open_files": template.open_files,
@@ -164,10 +219,11 @@ class Sandbox:
             pass
 
     def call(
-        self, handler: str, payload: dict[str, Any], timeout_s: float, memory_mb: int, fork: bool
+        self, handler: str, payload: dict[str, Any], timeout_s: float, memory_mb: int
     ) -> tuple[dict[str, Any], str]:
         """(result, state): state ``ok``; ``dead`` (the sandbox failed: the request may not
-        have run) or ``stuck`` (no answer by the deadline) mean the sandbox must go."""
+        have run), ``stuck`` (no answer by the deadline) or ``bad`` (an answer over the
+        bounds) mean the sandbox must go."""
         self.calls += 1
         request_id = next(self._ids)
         request = {
@@ -176,7 +232,6 @@ class Sandbox:
             "payload": payload,
             "timeout_s": timeout_s,
             "memory_mb": memory_mb,
-            "fork": fork,
         }
         deadline = time.monotonic() + timeout_s + _GRACE_S
         try:
@@ -191,6 +246,12 @@ class Sandbox:
             return {"status": "error", "detail": f"the solver sandbox failed: {exc}"}, "dead"
         if not isinstance(reply, dict) or reply.get("id") != request_id:
             return {"status": "error", "detail": "the solver sandbox answered out of turn"}, "dead"
+        problem = _over_bounds(reply.get("result"))
+        if problem:
+            return {
+                "status": "error",
+                "detail": f"the solver's answer was refused: {problem}",
+            }, "bad"
         return _validate(reply.get("result")), "ok"
 
 
@@ -219,7 +280,7 @@ class SandboxPool:
         self.name = template.kind
         self.size = size
         self.max_calls = max_calls
-        self.fork_per_request = True  # False only in benchmarks: reuse the template process
+        self._fork = True  # False only in benchmarks: reuse the template process
         self._idle: queue.SimpleQueue[Sandbox] = queue.SimpleQueue()
         self._all: set[Sandbox] = set()
         self._live = 0  # started or starting
@@ -229,10 +290,27 @@ class SandboxPool:
         self.replaced = 0  # sandboxes killed and replaced (for tests and benchmarks)
         atexit.register(self.close)
 
+    @property
+    def fork_per_request(self) -> bool:
+        return self._fork
+
+    @fork_per_request.setter
+    def fork_per_request(self, value: bool) -> None:
+        """Benchmarks only. A sandbox's policy is fixed when it starts, so the idle
+        sandboxes are replaced by ones started with the new policy."""
+        with self._lock:
+            self._fork = value
+        while True:
+            try:
+                box = self._idle.get_nowait()
+            except queue.Empty:
+                return
+            self._retire(box)
+
     # --- lifecycle -------------------------------------------------------------------
 
     def _start(self) -> Sandbox:
-        box = Sandbox(self.template)
+        box = Sandbox(self.template, self._fork)
         with self._lock:
             if self._closed:
                 box.kill()
@@ -336,7 +414,7 @@ class SandboxPool:
                     "status": "timeout",
                     "detail": f"no {self.name} solver was free within {wait:g} s (queue timeout)",
                 }
-            result, state = box.call(handler, payload, timeout_s, memory_mb, self.fork_per_request)
+            result, state = box.call(handler, payload, timeout_s, memory_mb)
             if state != "ok" or not box.alive() or box.calls >= self.max_calls:
                 self._retire(box)
             else:

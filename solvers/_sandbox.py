@@ -7,16 +7,28 @@ one ``bwrap`` process (the tool Flatpak uses; Debian package ``bubblewrap``) wit
 
 - new user, PID, IPC, UTS, cgroup and network namespaces; no capabilities; no nested user
   namespaces; a new session (no terminal to inject into); it dies with the caller;
-- a minimal, read-only filesystem: ``/usr`` (the system libraries the backends load: libc,
-  libswipl, libseccomp, ...), the interpreter's prefix, the virtual environment, the
-  site-packages roots of the preloaded modules and the ``solvers`` package directory,
-  each at its own path wherever it is installed (under ``/tmp`` too); an empty read-only
-  ``/tmp`` as working directory; a private ``/proc`` and minimal ``/dev``; nothing else
-  of the host (no home, no rest of the checkout, no ``/etc``, no ``/run``, no sockets);
+- an unprivileged host uid: the caller's own, or, for a root caller, the host's ``nobody``
+  (65534) through a user namespace whose map this module writes (``--userns-block-fd``);
+  the template drops from root to it before it reads anything;
+- the template as PID 1 (``--as-pid-1``): no bubblewrap init holding the channel, and the
+  kernel drops every signal sent to PID 1 from inside its namespace for which it has no
+  handler (SIGKILL and SIGSTOP included);
+- a read-only filesystem, every tmpfs bounded: the root itself, ``/usr`` (the system
+  libraries the backends load: libc, libswipl, libseccomp, ...), the interpreter's prefix,
+  the virtual environment, the site-packages roots of the preloaded modules and the
+  ``solvers`` package directory, each at its own path wherever it is installed (under
+  ``/tmp`` too); an empty ``/tmp`` as working directory; a minimal ``/dev``; nothing else of
+  the host (no home, no rest of the checkout, no ``/etc``, no ``/run``, no sockets);
+- a private ``/proc`` hardened like runc's: ``/proc/sys``, ``/proc/sysrq-trigger``,
+  ``/proc/irq``, ``/proc/bus`` and ``/proc/fs`` read-only; the kernel's root-only files
+  (``kcore``, ``keys``, ``timer_list``, ``slabinfo``, ``kpageflags``, ...) masked;
 - a clean environment (a few fixed variables);
 - a seccomp filter for the whole sandbox (no ``ptrace``, ``mount``, ``bpf``, ``keyctl``,
-  new namespaces, kernel modules, ...) and a stricter one per request child (no ``exec``,
-  no sockets, no new processes: Python programs may not even start a thread);
+  new namespaces, kernel modules, host names, ...) and a stricter one per request child:
+  no ``exec``, no sockets, no new processes (Python programs may not even start a thread),
+  and nothing aimed at another process: signals (``tgkill`` only to its own thread group;
+  no ``kill``, ``tkill``, ``pidfd_*``, ``F_SETOWN``), limits (``prlimit64`` only on itself),
+  priority, scheduling and CPU affinity only of itself;
 - per request, in a fresh child forked from the template: hard ``RLIMIT_AS``,
   ``RLIMIT_CPU``, ``RLIMIT_FSIZE``, ``RLIMIT_NOFILE`` and no core files (``_zygote``).
 
@@ -27,6 +39,7 @@ process per request only, and a loud warning).
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import functools
 import importlib.util
@@ -53,13 +66,41 @@ DENY_ALWAYS = (
     "syslog acct quotactl ioperm iopl open_by_handle_at name_to_handle_at lookup_dcookie "
     "settimeofday clock_settime clock_adjtime adjtimex personality io_uring_setup "
     "io_uring_enter io_uring_register fanotify_init mbind migrate_pages move_pages "
-    "set_mempolicy"
+    "set_mempolicy sethostname setdomainname"
 ).split()
 # Denied in every request child on top: no programs, no network, no new processes.
 # System V and POSIX IPC objects would outlive a request inside its sandbox's IPC namespace.
 DENY_CHILD = (
-    "execve execveat socket socketpair fork vfork kill shmget semget msgget mq_open"
+    "execve execveat socket socketpair fork vfork kill shmget semget msgget mq_open "
+    "tkill rt_sigqueueinfo pidfd_open pidfd_send_signal process_madvise process_mrelease"
 ).split()
+# Allowed in a request child only when aimed at itself: the first argument (a pid, or for
+# setpriority/ioprio_set the "which" selector and the id) must be 0, i.e. "this process".
+SELF_ONLY = {
+    "prlimit64": ((0, 0),),
+    "sched_setaffinity": ((0, 0),),
+    "sched_setscheduler": ((0, 0),),
+    "sched_setparam": ((0, 0),),
+    "sched_setattr": ((0, 0),),
+    "setpriority": ((0, 0), (1, 0)),  # PRIO_PROCESS, who = 0
+    "ioprio_set": ((0, 1), (1, 0)),  # IOPRIO_WHO_PROCESS, who = 0
+}
+# Signals only to its own thread group: a placeholder the child replaces with its own pid
+# before it loads the filter (``_zygote.Filter``); libc's raise() and abort() use tgkill.
+SELF_PID = 0x7E5E1F00
+SIGNAL_SELF = ("tgkill", "rt_tgsigqueueinfo")
+# fcntl/ioctl commands that make I/O signal another process (F_SETOWN, F_SETOWN_EX,
+# F_SETSIG; FIOSETOWN, SIOCSPGRP), compared on the low 32 bits the kernel reads.
+DENY_FCNTL = (8, 15, 10)
+DENY_IOCTL = (0x8901, 0x8902)
+# /proc as runc leaves it: read-only where the host kernel is tuned, masked where it leaks.
+PROC_READ_ONLY = ("sys", "sysrq-trigger", "irq", "bus", "fs")
+PROC_MASKED = (
+    "kcore keys key-users timer_list timer_stats sched_debug latency_stats slabinfo "
+    "kpageflags kpagecount kpagecgroup kallsyms kmsg mtrr vmallocinfo pagetypeinfo iomem "
+    "ioports config.gz bootconfig acpi scsi asound sysvipc"
+).split()
+TMPFS_BYTES = 1 << 20  # what any tmpfs in the sandbox may hold (all are read-only anyway)
 CLONE_THREAD = 0x00010000
 CLONE_NAMESPACES = (
     0x00020000,  # CLONE_NEWNS
@@ -134,15 +175,28 @@ def seccomp_filters(threads: bool) -> tuple[bytes, bytes]:
     child = sc.SyscallFilter(sc.ALLOW)
     for name in DENY_CHILD:
         add(child, eperm, name)
+    for name, args in SELF_ONLY.items():
+        for index, value in args:  # each argument that is not "self" is refused on its own
+            add(child, eperm, name, sc.Arg(index, sc.NE, value))
+    for name in SIGNAL_SELF:
+        add(child, eperm, name, sc.Arg(0, sc.NE, SELF_PID))
+    for cmd in DENY_FCNTL:
+        add(child, eperm, "fcntl", sc.Arg(1, sc.MASKED_EQ, 0xFFFFFFFF, cmd))
+    for cmd in DENY_IOCTL:
+        add(child, eperm, "ioctl", sc.Arg(1, sc.MASKED_EQ, 0xFFFFFFFF, cmd))
     if threads:
         add(child, eperm, "clone", sc.Arg(0, sc.MASKED_EQ, CLONE_THREAD, 0))
     else:
         add(child, eperm, "clone")
     add(child, sc.ERRNO(errno.ENOSYS), "clone3")
-    return _bpf(base), _bpf(child)
+    return _bpf(base, sc), _bpf(child, sc)
 
 
-def _bpf(flt: Any) -> bytes:
+def _bpf(flt: Any, sc: Any) -> bytes:
+    # A binary search over syscall numbers, not a linear scan: every syscall of a request
+    # runs both filters (libseccomp >= 2.5; older versions keep the linear one).
+    with contextlib.suppress(Exception):
+        flt.set_attr(sc.Attr.CTL_OPTIMIZE, 2)
     with tempfile.TemporaryFile() as f:
         flt.export_bpf(f)
         f.seek(0)
@@ -197,8 +251,19 @@ def _outermost(paths: list[str]) -> list[str]:
     return out
 
 
-def bwrap_argv(binds: list[str], env: dict[str, str], seccomp_fd: int) -> list[str]:
-    """The bubblewrap command line for one sandbox (the program to run follows it)."""
+def root_caller() -> bool:
+    """A root caller's sandbox maps to host ``nobody``, not to itself (``map_root_caller``)."""
+    return os.geteuid() == 0
+
+
+def bwrap_argv(
+    binds: list[str], env: dict[str, str], seccomp_fd: int, userns_fds: tuple[int, int] | None
+) -> list[str]:
+    """The bubblewrap command line for one sandbox (the program to run follows it).
+
+    ``userns_fds`` (block, info) is for a root caller: bubblewrap then waits until
+    ``map_root_caller`` has written its user namespace's map, and keeps CAP_SETUID and
+    CAP_SETGID (in that namespace only) for the template to drop to the sandbox uid."""
     bwrap = bwrap_path()
     if not bwrap or not os.access(bwrap, os.X_OK):
         raise SandboxUnavailable(
@@ -206,47 +271,94 @@ def bwrap_argv(binds: list[str], env: dict[str, str], seccomp_fd: int) -> list[s
             f"(or set {ENV_BWRAP}=/path/to/bwrap), or opt in to running programs unconfined "
             f"with {ENV_MODE}=off"
         )
-    argv = [
-        bwrap,
-        "--unshare-user",
-        "--unshare-pid",
-        "--unshare-ipc",
-        "--unshare-net",
-        "--unshare-uts",
-        "--unshare-cgroup-try",
-        "--disable-userns",
-        "--uid",
-        str(SANDBOX_UID),
-        "--gid",
-        str(SANDBOX_UID),
-        "--hostname",
-        "nesy-sandbox",
-        "--die-with-parent",
-        "--new-session",
-        "--cap-drop",
-        "ALL",
-        "--clearenv",
-        "--proc",
-        "/proc",
-        "--dev",
-        "/dev",
-        "--tmpfs",
-        "/tmp",
-    ]
+    argv = [bwrap, "--unshare-user", "--unshare-pid", "--unshare-ipc", "--unshare-net"]
+    argv += ["--unshare-uts", "--unshare-cgroup-try", "--as-pid-1"]
+    if userns_fds is None:  # bwrap maps the sandbox uid to the caller's own
+        argv += ["--disable-userns", "--uid", str(SANDBOX_UID), "--gid", str(SANDBOX_UID)]
+        argv += ["--cap-drop", "ALL"]
+    else:  # the seccomp filter refuses nested user namespaces (--disable-userns cannot)
+        block, info = userns_fds
+        argv += ["--userns-block-fd", str(block), "--info-fd", str(info)]
+        argv += ["--cap-drop", "ALL", "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"]
+    argv += ["--hostname", "nesy-sandbox", "--die-with-parent", "--new-session", "--clearenv"]
+    argv += ["--proc", "/proc", *_proc_hardening(), "--dev", "/dev"]
+    argv += ["--size", str(TMPFS_BYTES), "--tmpfs", "/tmp"]
     for link in ("/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"):
         if os.path.islink(link):
             argv += ["--symlink", os.readlink(link), link]
         elif os.path.isdir(link) and link not in binds:
             argv += ["--ro-bind", link, link]
-    if os.path.exists("/etc/ld.so.cache"):  # how the loader finds libraries; no secrets
-        argv += ["--ro-bind", "/etc/ld.so.cache", "/etc/ld.so.cache"]
-    for path in binds:
+    files = ["/etc/ld.so.cache"] if os.path.exists("/etc/ld.so.cache") else []  # no secrets
+    # bubblewrap makes a bind's missing parents 0700, which only a sandbox running as the
+    # caller could cross: make them first, searchable by the sandbox's own uid.
+    for parent in _parents([*binds, *files]):
+        argv += ["--perms", "0755", "--dir", parent]
+    for path in [*files, *binds]:  # how the loader finds libraries, then the trees
         argv += ["--ro-bind", path, path]
     argv += ["--remount-ro", "/tmp", "--remount-ro", "/dev"]  # devices stay usable
+    argv += ["--remount-ro", "/"]  # the root tmpfs (bwrap's), last: nothing is writable
     argv += ["--chdir", "/tmp", "--seccomp", str(seccomp_fd)]
     for key, value in env.items():
         argv += ["--setenv", key, value]
     return argv
+
+
+def _parents(paths: list[str]) -> list[str]:
+    """Every ancestor directory of ``paths`` but ``/``, outermost first, once each."""
+    out: list[str] = []
+    for path in paths:
+        for parent in reversed(Path(path).parents[:-1]):
+            if str(parent) not in out:
+                out.append(str(parent))
+    return out
+
+
+def _proc_hardening() -> list[str]:
+    """bwrap arguments that make /proc's host-wide files read-only or empty. A fresh procfs
+    has what the host's has (one kernel), so only paths present here are named."""
+    argv: list[str] = []
+    for name in PROC_READ_ONLY:
+        if os.path.exists(f"/proc/{name}"):
+            argv += ["--ro-bind", f"/proc/{name}", f"/proc/{name}"]
+    for name in PROC_MASKED:
+        path = f"/proc/{name}"
+        if os.path.isdir(path):
+            argv += ["--size", str(TMPFS_BYTES), "--tmpfs", path, "--remount-ro", path]
+        elif os.path.exists(path):
+            argv += ["--ro-bind", "/dev/null", path]
+    return argv
+
+
+def map_root_caller(block_fd: int, info_fd: int, deadline_s: float) -> None:
+    """For a root caller: map the sandbox's user namespace so that its uid 65534 is host
+    ``nobody``, then let bubblewrap go on. Host root is mapped too (as uid 0) only so that
+    bubblewrap can build the mounts; the template drops from it before it runs anything,
+    and with no capability left and ``no_new_privs`` nothing can return to it.
+
+    ``info_fd`` carries bubblewrap's JSON with its child's pid; a byte on ``block_fd``
+    lets it go on."""
+    import json
+    import select
+    import time
+
+    buf = b""
+    poller = select.poll()
+    poller.register(info_fd, select.POLLIN | select.POLLHUP)
+    deadline = time.monotonic() + deadline_s
+    while not buf.rstrip().endswith(b"}"):
+        left = deadline - time.monotonic()
+        if left <= 0 or not poller.poll(int(left * 1000)):
+            raise OSError(errno.ETIMEDOUT, "bwrap did not report its namespace in time")
+        chunk = os.read(info_fd, 4096)
+        if not chunk:
+            raise OSError(errno.EPIPE, "bwrap exited before it reported its namespace")
+        buf += chunk
+    pid = int(json.loads(buf)["child-pid"])
+    mapping = f"0 0 1\n{SANDBOX_UID} {SANDBOX_UID} 1\n"
+    for name in ("uid_map", "gid_map"):
+        with open(f"/proc/{pid}/{name}", "w") as f:
+            f.write(mapping)  # one write(2), as the kernel requires
+    os.write(block_fd, b"1")
 
 
 def environment(extra: dict[str, str]) -> dict[str, str]:

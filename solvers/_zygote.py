@@ -33,6 +33,7 @@ import importlib
 import os
 import resource
 import signal
+import struct
 import sys
 import time
 import types
@@ -60,17 +61,48 @@ _libc = ctypes.CDLL(None, use_errno=True)
 
 class Filter:
     """A compiled seccomp-BPF program, laid out in memory by the template, so that a child
-    only makes the one ``prctl`` call (``no_new_privs`` is set by bubblewrap)."""
+    only makes the one ``prctl`` call (``no_new_privs`` is set by bubblewrap).
 
-    def __init__(self, bpf: bytes) -> None:
+    Its rules that allow a signal only to the child's own thread group compare with a
+    placeholder pid; the child writes its own pid there (the ``k`` of those BPF jumps)
+    before it loads the filter."""
+
+    def __init__(self, bpf: bytes, placeholder: int) -> None:
         self._buf = ctypes.create_string_buffer(bpf, len(bpf))
         self._prog = _SockFprog(len(bpf) // 8, ctypes.addressof(self._buf))
         self._ref = ctypes.byref(self._prog)
         self._prctl = _libc.prctl
+        # struct sock_filter {u16 code; u8 jt, jf; u32 k}: a BPF_JMP|BPF_JEQ|BPF_K (0x15)
+        # against the placeholder is a comparison with "self".
+        self._self_at = [
+            i + 4
+            for i in range(0, len(bpf), 8)
+            if struct.unpack_from("=HBBI", bpf, i)[0] == 0x15
+            and struct.unpack_from("=I", bpf, i + 4)[0] == placeholder
+        ]
+        if not self._self_at:
+            raise ValueError("the request filter has no own-process rule to fill in")
 
     def load(self) -> None:
+        pid = struct.pack("=I", os.getpid())
+        for offset in self._self_at:
+            ctypes.memmove(ctypes.addressof(self._buf) + offset, pid, 4)
         if self._prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, self._ref, 0, 0) != 0:
             raise OSError(ctypes.get_errno(), "cannot load the seccomp filter")
+
+
+def _drop_root(uid: int) -> None:
+    """A root caller's sandbox starts as host root (mapped so that bubblewrap could build
+    the mounts), with CAP_SETUID/CAP_SETGID in its own user namespace only: become ``uid``
+    (host ``nobody``) for good, before anything else runs, and prove there is no way back."""
+    os.setgroups([])
+    os.setresgid(uid, uid, uid)
+    os.setresuid(uid, uid, uid)  # from uid 0, this clears every capability
+    try:
+        os.setresuid(0, 0, 0)
+    except PermissionError:
+        return
+    os._exit(71)  # never serve as root
 
 
 def _resolve(path: str) -> Any:
@@ -127,6 +159,7 @@ def _child(
             os.setpgid(0, 0)  # without a PID namespace, the group is what gets killed
         if os.read(gate_fd, 1) != b"1":  # the limits are in place only after this byte
             os._exit(72)
+        os.close(gate_fd)
         if bpf is not None:
             bpf.load()
         out = _run_handler(_resolve(req["handler"]), req["payload"], int(req["memory_mb"]))
@@ -279,6 +312,11 @@ def main() -> None:
     import solvers._frames as frames_module
 
     frames = frames_module
+    # No process in the sandbox may read or write this one's memory or descriptors; and as
+    # PID 1 of its namespace, with no handler, no signal from inside reaches it.
+    _libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    os.closerange(3, 1 << 16)  # what bubblewrap left open (its --userns-block-fd pipe)
     # The channel moves off fds 0/1, which become /dev/null: nothing else writes to it.
     channel_in, channel_out = os.dup(0), os.dup(1)
     devnull = os.open(os.devnull, os.O_RDWR)
@@ -286,14 +324,20 @@ def main() -> None:
         os.dup2(devnull, fd)
     cfg = frames.read(channel_in, MAX_REQUEST_BYTES)
     try:
+        if os.getuid() == 0 and cfg["pidns"]:
+            _drop_root(int(cfg["uid"]))
         sys.path[1:1] = cfg["sys_path"]
-        _libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
         _libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
         for name in cfg["preload"]:
             importlib.import_module(name)
         if cfg.get("init"):
             _resolve(cfg["init"])()
-        bpf = Filter(base64.b64decode(cfg["child_bpf"])) if cfg.get("child_bpf") else None
+        bpf = (
+            Filter(base64.b64decode(cfg["child_bpf"]), int(cfg["self_pid"]))
+            if cfg.get("child_bpf")
+            else None
+        )
+        fork = bool(cfg.get("fork", True))
         allowed = set(cfg["handlers"])
         gc.collect()
         gc.freeze()  # a child's collections never walk (and so copy) the template's objects
@@ -314,7 +358,7 @@ def main() -> None:
                 "status": "error",
                 "detail": f"internal: unknown handler {req.get('handler')!r}",
             }
-        elif not req.get("fork", True):  # benchmark-only: reuse this process (trusted code)
+        elif not fork:  # benchmark-only, fixed at start: reuse this process (trusted code)
             result = _run_handler(_resolve(req["handler"]), req["payload"], int(req["memory_mb"]))
         else:
             try:

@@ -74,12 +74,16 @@ def run(p: dict[str, Any]) -> dict[str, Any]:
 
     if not p["program"].strip():
         return {"status": "error", "detail": "empty program"}
-    stack = max(8, int(p["stack_mb"])) * 1024 * 1024
-    flag = Q(Functor("set_prolog_flag", 2)("stack_limit", stack))
-    try:
-        flag.nextSolution()
-    finally:
-        flag.closeQuery()  # pyswip allows one open query at a time
+    # Both of SWI-Prolog's memory pools get a bound inside the request's address space, so
+    # that running out is a resource error (status ``memory``), not a failed malloc that
+    # aborts the process: the stacks, and the tables (``table_space``, 1 GB by default).
+    budget = max(8, int(p["stack_mb"])) * 1024 * 1024
+    for name, value in (("stack_limit", budget), ("table_space", budget // 4)):
+        flag = Q(Functor("set_prolog_flag", 2)(name, value))
+        try:
+            flag.nextSolution()
+        finally:
+            flag.closeQuery()  # pyswip allows one open query at a time
     out = Variable()
     query = Q(
         Functor("nesy_run", 7)(

@@ -190,7 +190,7 @@ value_json(V, J) :- term_string(V, J).
 error_dict(nesy_error(D), _{status: error, detail: D}) :- !.
 error_dict(time_limit_exceeded, _{status: timeout, detail: "time limit exceeded"}) :- !.
 error_dict(error(resource_error(R), _), _{status: memory, detail: D}) :- !,
-    format(string(D), "resource error: ~w (stack limit exceeded)", [R]).
+    format(string(D), "resource error: ~w (over the request's memory limit)", [R]).
 error_dict(E, _{status: error, detail: D}) :-
     message_text(E, D).
 

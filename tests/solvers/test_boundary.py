@@ -226,7 +226,7 @@ def test_a_stale_answer_is_never_delivered():
             "fork": True,
         },
     )
-    result, state = box.call("solvers.python:run", {"program": "ans = 'fresh'"}, 5, 256, True)
+    result, state = box.call("solvers.python:run", {"program": "ans = 'fresh'"}, 5, 256)
     assert state == "dead" and "out of turn" in result["detail"]
     pool._retire(box)
     assert solve(SolverRequest(solver="python", program="ans = 'fresh'")).answer == "fresh"
