@@ -157,11 +157,13 @@ def fork_vs_reuse(rows: list[dict[str, Any]], n: int) -> dict[str, float]:
 
     per_request_ms()  # warm
     fresh = per_request_ms()
-    pool.fork_per_request = False
+    pool.fork_per_request = False  # fixed when a sandbox starts: new sandboxes start now
     try:
+        pool.warm()
         reused = per_request_ms()
     finally:
         pool.fork_per_request = True
+        pool.warm()
     out = {
         "request_ms_fresh_process": round(fresh, 3),
         "request_ms_reused_process": round(reused, 3),
