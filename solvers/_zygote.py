@@ -64,8 +64,9 @@ class Filter:
     only makes the one ``prctl`` call (``no_new_privs`` is set by bubblewrap).
 
     Its rules that allow a signal only to the child's own thread group compare with a
-    placeholder pid; the child writes its own pid there (the ``k`` of those BPF jumps)
-    before it loads the filter."""
+    placeholder pid (the ``k`` of those BPF jumps). The template sends the child its pid
+    with the byte that opens the gate, and one ``readv`` writes it into those slots: no
+    Python work in the child, whose every touched page is a copy-on-write fault."""
 
     def __init__(self, bpf: bytes, placeholder: int) -> None:
         self._buf = ctypes.create_string_buffer(bpf, len(bpf))
@@ -74,21 +75,29 @@ class Filter:
         self._prctl = _libc.prctl
         # struct sock_filter {u16 code; u8 jt, jf; u32 k}: a BPF_JMP|BPF_JEQ|BPF_K (0x15)
         # against the placeholder is a comparison with "self".
-        self._self_at = [
+        slots = [
             i + 4
             for i in range(0, len(bpf), 8)
             if struct.unpack_from("=HBBI", bpf, i)[0] == 0x15
             and struct.unpack_from("=I", bpf, i + 4)[0] == placeholder
         ]
-        if not self._self_at:
+        if not slots:
             raise ValueError("the request filter has no own-process rule to fill in")
+        memory = memoryview(self._buf).cast("B")
+        self.slots = len(slots)
+        self.gate: list[Any] = [bytearray(1), *(memory[o : o + 4] for o in slots)]
+        self.gate_bytes = 1 + 4 * len(slots)
+
+    def opening(self, pid: int) -> bytes:
+        """What the template writes to open a child's gate: the byte, then its pid."""
+        return b"1" + struct.pack("=I", pid) * self.slots
 
     def load(self) -> None:
-        pid = struct.pack("=I", os.getpid())
-        for offset in self._self_at:
-            ctypes.memmove(ctypes.addressof(self._buf) + offset, pid, 4)
         if self._prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, self._ref, 0, 0) != 0:
             raise OSError(ctypes.get_errno(), "cannot load the seccomp filter")
+
+
+_NO_FILTER_GATE = [bytearray(1)]
 
 
 def _drop_root(uid: int) -> None:
@@ -157,7 +166,9 @@ def _child(
     try:
         if not cfg["pidns"]:
             os.setpgid(0, 0)  # without a PID namespace, the group is what gets killed
-        if os.read(gate_fd, 1) != b"1":  # the limits are in place only after this byte
+        # The limits are in place only once the gate opens (with the pid the filter needs).
+        gate = _NO_FILTER_GATE if bpf is None else bpf.gate
+        if os.readv(gate_fd, gate) != (1 if bpf is None else bpf.gate_bytes) or gate[0] != b"1":
             os._exit(72)
         os.close(gate_fd)
         if bpf is not None:
@@ -252,7 +263,7 @@ class Child:
         try:
             for which, value in limits.items():
                 resource.prlimit(self.pid, which, (value, value))
-            os.write(gate_w, b"1")
+            os.write(gate_w, b"1" if bpf is None else bpf.opening(self.pid))
         except OSError:
             self.kill()  # a child without its limits never runs the request
             self.close()

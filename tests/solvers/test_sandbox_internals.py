@@ -231,3 +231,34 @@ def test_a_tabling_memory_bomb_in_prolog_is_memory():
     r = solve(SolverRequest(solver="prolog", program=program, timeout_s=20, memory_mb=128))
     assert r.status == "memory", r
     assert "table" in r.detail
+
+
+# --- nesy doctor ------------------------------------------------------------------------------
+
+NEW_PROBES = (
+    "reach_caller",
+    "other_process_memory",
+    "signal_other_process",
+    "signal_via_fcntl_owner",
+    "retune_other_process",
+    "retune_own_group",
+    "write_root_filesystem",
+    "write_import_path",
+    "write_host_sysctl",
+    "write_hostname",
+    "read_root_only_proc",
+    "reply_too_deep",
+)
+
+
+def test_doctor_reports_each_new_probe_blocked_with_the_layer_that_refused_it():
+    from solvers._probe import report
+
+    out = report(("py", "prolog"))
+    assert out["contained"], out
+    for kind in ("py", "prolog"):
+        attempts = out[kind]["attempts"]
+        without_layer = {
+            n: attempts[n] for n in NEW_PROBES if not attempts[n].startswith("blocked (by ")
+        }
+        assert not without_layer, without_layer
