@@ -125,7 +125,10 @@ class Agent:
                 if str(kb) == "default"
                 else KnowledgeBase(kb, read_only=True)
             )
-        return cls(load_student(spec, device=device), kb, config, checkpoint)
+        student = load_student(spec, device=device)
+        if "exemplars" in overrides and hasattr(student, "follow_trained_exemplars"):
+            student.follow_trained_exemplars = False  # the user's number, for every mode
+        return cls(student, kb, config, checkpoint)
 
     # --- running ---------------------------------------------------------------------------
 

@@ -43,6 +43,13 @@ class BatchingStudent:
         self._worker = threading.Thread(target=self._loop, daemon=True, name="nesy-batcher")
         self._worker.start()
 
+    def __getattr__(self, name: str) -> Any:
+        """What the wrapper does not define is the wrapped student's (``uses_skills``,
+        ``trained_exemplars``, ``tokenizer``, ...)."""
+        if name == "student":  # not set yet (during __init__): no recursion
+            raise AttributeError(name)
+        return getattr(self.student, name)
+
     def interrupt(self) -> None:
         """Stop the wrapped student's decode in flight (when it supports that)."""
         if hasattr(self.student, "interrupt"):

@@ -75,8 +75,12 @@ def _generate(
     temperature: float = 0.0,
     seed: int = 0,
     language: str | None = None,
+    skill: str | None = None,
 ) -> list[Any]:
+    """One batched model call. ``skill``: the mode whose adapter should write the reply,
+    for a student that has per-mode adapters (the packaged default); others ignore it."""
     stop = None
+    extra = {"skill": skill} if getattr(ctx.student, "uses_skills", False) else {}
     if language and getattr(ctx.student, "prefill", True):
         # Prefill the opening fence and stop at the closing one: the reply is the
         # program alone, and no tokens go to prose after it.
@@ -89,6 +93,7 @@ def _generate(
             temperature=temperature,
             seed=seed,
             stop=stop,
+            **extra,
         )
     )
 
@@ -109,9 +114,14 @@ def _attempt(
 def retrieve(state: State, ctx: Context) -> State:
     t0 = time.perf_counter()
     spec = MODE_SPECS[state["mode"]]
-    if ctx.kb is None or ctx.cfg.exemplars < 1 or spec.solver is None:
+    k = ctx.cfg.exemplars
+    if getattr(ctx.student, "follow_trained_exemplars", False):
+        # A mode's adapter runs with the prompt it was trained on (0 exemplars, typically).
+        trained = ctx.student.trained_exemplars(state["mode"])
+        k = k if trained is None else trained
+    if ctx.kb is None or k < 1 or spec.solver is None:
         return {"exemplars": ""}
-    hits = ctx.kb.search(state["question"], mode="hybrid", k=ctx.cfg.exemplars, kinds=["exemplar"])
+    hits = ctx.kb.search(state["question"], mode="hybrid", k=k, kinds=["exemplar"])
     shots = render.exemplar_block((h.item for h in hits), spec.language)
     return {"exemplars": shots, "steps": [_step("retrieve", t0, text=f"{len(hits)} exemplars")]}
 
@@ -119,7 +129,7 @@ def retrieve(state: State, ctx: Context) -> State:
 def decompose(state: State, ctx: Context) -> State:
     t0 = time.perf_counter()
     messages = render.decompose_messages(state["question"])
-    (g,) = _generate(ctx, [messages])
+    (g,) = _generate(ctx, [messages], skill=state["mode"])
     subs = render.plan_steps(g.text)
     return {
         "sub_questions": subs,
@@ -149,6 +159,7 @@ def formulate(state: State, ctx: Context) -> State:
         temperature=ctx.cfg.vote_temperature if k > 1 else 0.0,
         seed=ctx.cfg.seed,
         language=spec.language,
+        skill=mode,
     )
     programs, raw, attempts = [], [], []
     ptok = sum(g.prompt_tokens for g in outs)
@@ -165,6 +176,7 @@ def formulate(state: State, ctx: Context) -> State:
                 temperature=0.8,
                 seed=ctx.cfg.seed + 1000 * (i + 1) + retry,
                 language=spec.language,
+                skill=mode,
             )
             program, text = extract_program(g.text, spec.language), g.text
             ptok, ctok = ptok + g.prompt_tokens, ctok + g.completion_tokens
@@ -239,7 +251,7 @@ def repair(state: State, ctx: Context) -> State:
         why = result.detail if result.status != "ok" else verify.unusable(result)
         error = f"{result.status}: {why}"[:600]
         todo.append((i, error, render.repair_messages(mode, state["question"], programs[i], error)))
-    outs = _generate(ctx, [m for _, _, m in todo], language=language)
+    outs = _generate(ctx, [m for _, _, m in todo], language=language, skill=mode)
     attempts, steps, raw = [], [], []
     number = state.get("repairs", 0) + 1
     for (i, error, messages), g in zip(todo, outs, strict=True):

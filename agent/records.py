@@ -136,5 +136,6 @@ class ModelCard(Record):
     adapter: str | None = None
     train_files: list[DataFile] = Field(default_factory=list)
     train_item_ids: list[str] = Field(default_factory=list)
+    licence: str = ""  # of the data it was trained on, as each teacher file states it
     config: dict[str, Any] = Field(default_factory=dict)
     command: str = ""

@@ -8,6 +8,8 @@ Every question runs in its own checkpointed thread, so /threads lists them and
 from __future__ import annotations
 
 import dataclasses
+import signal
+import sys
 import threading
 import uuid
 from pathlib import Path
@@ -27,6 +29,37 @@ commands:
   /help           this text
   /quit           leave (or Ctrl-D)
 anything else is a question."""
+
+
+def _signals_on() -> Any:
+    """For the length of a question: Python's own SIGINT handler (KeyboardInterrupt in this,
+    the main, thread), whatever a library left installed, and a terminal that turns ^C into
+    SIGINT (``ISIG``): the prompt reads keys in raw mode, where ^C is a plain byte that the
+    next prompt would read after the answer instead of cancelling it. Returns what puts
+    both back."""
+    handler = None
+    if threading.current_thread() is threading.main_thread():
+        handler = signal.signal(signal.SIGINT, signal.default_int_handler)
+
+    def restore(attrs: Any = None, fd: int = -1) -> None:
+        if attrs is not None:
+            termios.tcsetattr(fd, termios.TCSANOW, attrs)
+        if handler is not None:
+            signal.signal(signal.SIGINT, handler)
+
+    try:
+        import termios
+    except ImportError:  # not a POSIX system
+        return restore
+    try:
+        fd = sys.stdin.fileno()
+        before = termios.tcgetattr(fd)
+    except (OSError, ValueError, termios.error):  # not a terminal
+        return restore
+    during = list(before)
+    during[3] = before[3] | termios.ISIG
+    termios.tcsetattr(fd, termios.TCSANOW, during)
+    return lambda: restore(before, fd)
 
 
 class Chat:
@@ -63,6 +96,7 @@ class Chat:
             finally:
                 done.set()
 
+        restore = _signals_on()  # a ^C during the run is SIGINT, whatever mode the tty is in
         threading.Thread(target=work, daemon=True).start()
         shown = 0
         steps_before = getattr(student, "decode_steps", 0)
@@ -81,6 +115,8 @@ class Chat:
                 student.interrupt()  # the decode in flight stops after its current token
             self.console.print("[yellow]cancelled[/]")
             return
+        finally:
+            restore()
         self.thread_ids.append(thread_id)
         if error:
             self.console.print(f"[red]error:[/] {error[0]}")

@@ -40,6 +40,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     try:
         spec = RunSpec(
             tasks=args.tasks, system=args.system, data=args.data, limit=args.limit,
+            limit_per_difficulty=args.limit_per_difficulty,
             seed=args.seed, shard=args.shard or "", out=_results_dir(args), maj_k=args.maj_k,
             mode=args.mode, kb=args.kb, num_fewshot=args.num_fewshot,
             apply_chat_template=args.apply_chat_template,
@@ -194,6 +195,11 @@ def add_parser(sub: Any, positive: Any, nonnegative: Any) -> None:
     )  # fmt: skip
     p.add_argument("--data", help="a data root laid out like ../shared/data, or one file")
     p.add_argument("--limit", type=positive(int), help="the first N items of each task")
+    p.add_argument(
+        "--limit-per-difficulty",
+        type=positive(int),
+        help="the first N items of each difficulty (hops, depth) of each task",
+    )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--shard", help="i/n: score every n-th item from the i-th (merge after)")
     p.add_argument("--out", dest="results", help="results directory (alias of --results)")

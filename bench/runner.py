@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import collections
 import hashlib
 import json
 import subprocess
@@ -34,6 +35,7 @@ class RunSpec:
     system: str
     data: str | None = None
     limit: int | None = None
+    limit_per_difficulty: int | None = None
     seed: int = 0
     shard: str = ""
     out: str = "nesy-results"
@@ -59,6 +61,8 @@ class RunSpec:
             if k not in ("shard", "out", "log_samples", "batch_size", "device", "command", "data",
                          "on_bad_line", "allow_contaminated")
         }  # fmt: skip
+        if key.get("limit_per_difficulty") is None:  # run ids from before the flag stay
+            key.pop("limit_per_difficulty", None)
         key["data"] = sorted(f["sha256"] for f in data_files)
         blob = json.dumps(key, sort_keys=True, default=str)
         return hashlib.sha1(blob.encode()).hexdigest()[:12]
@@ -92,6 +96,14 @@ def load_items(
                 warn(f"skipped {b}")
         if spec.limit is not None:
             loaded = loaded[: spec.limit]
+        if spec.limit_per_difficulty is not None:
+            taken: collections.Counter[Any] = collections.Counter()
+            kept = []
+            for it in loaded:  # the first N of each hop count / depth, in file order
+                if taken[it.difficulty] < spec.limit_per_difficulty:
+                    taken[it.difficulty] += 1
+                    kept.append(it)
+            loaded = kept
         if shard:
             loaded = loaded[shard[0] :: shard[1]]
         items[name] = loaded

@@ -45,6 +45,11 @@ def cmd_verify(args: argparse.Namespace) -> int:
     for r in rows:
         why = ", ".join(f"{k} {v}" for k, v in r["reasons"].items()) or "-"
         print(f"{r['source']:<58} {r['task']:<12} {r['kept']:>6} {r['rejected']:>8}  {why}")
+        if "kept_by_difficulty" in r:
+            levels = ", ".join(f"{k}: {v}" for k, v in r["kept_by_difficulty"].items())
+            print(f"  kept by difficulty: {levels}")
+        for note, n in list(r.get("notes", {}).items())[:5]:
+            print(f"  {n:>5}x {note}")
     return 0
 
 
@@ -100,6 +105,17 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_ship(args: argparse.Namespace) -> int:
+    from training.ship import ShipError, ship
+
+    try:
+        target = ship(args.adapter, args.mode, args.to)
+    except (ShipError, OSError) as exc:
+        return _fail("ship", exc)
+    print(target)
+    return 0
+
+
 def add_parser(sub: Any, positive: Any) -> None:
     from training.pipeline import EVAL_MAX_NEW_TOKENS
     from training.sft import add_arguments
@@ -135,6 +151,12 @@ def add_parser(sub: Any, positive: Any) -> None:
     q.add_argument("--config", help="a train_config.json (flags override it)")
     add_arguments(q)
     q.set_defaults(func=cmd_train)
+
+    q = dsub.add_parser("ship", help="make a trained LoRA adapter the packaged mode's skill")
+    q.add_argument("--adapter", type=Path, required=True, help="RUN/adapter (with its card)")
+    q.add_argument("--mode", required=True, help="the agent mode it serves (spatial, ...)")
+    q.add_argument("--to", type=Path, help="skills folder (default: the package's agent/skills)")
+    q.set_defaults(func=cmd_ship)
 
     q = dsub.add_parser("eval", help="a student's programs on a traces file, verified")
     q.add_argument("--model", required=True, help="a model directory or a spec (ct2:DIR)")

@@ -54,6 +54,8 @@ class Trace(Record):
     provenance: Provenance
     split: str = ""  # train / dev once selected
     steps: list[str] = []  # socratic: the plan the decomposer is trained to emit
+    difficulty: int | None = None  # the task's difficulty: hops, chain length, depth
+    note: str = ""  # why the teacher's conversion failed, in its words
 
 
 class DataError(ValueError):
@@ -182,9 +184,12 @@ def tokenize_example(
 # --- selection --------------------------------------------------------------------------------
 
 
-def near_duplicates(texts: Sequence[str], threshold: float = NEAR_DUPLICATE) -> list[int | None]:
+def near_duplicates(
+    texts: Sequence[str], threshold: float = NEAR_DUPLICATE, keys: Sequence[str] | None = None
+) -> list[int | None]:
     """For each text, the index of an earlier text it nearly duplicates (cosine of word
-    1-3-gram counts >= ``threshold``), else None. Sparse, so 10k texts take seconds."""
+    1-3-gram counts >= ``threshold``, and the same ``keys`` entry when keys are given), else
+    None. Sparse, so 10k texts take seconds."""
     import numpy as np
     from sklearn.feature_extraction.text import HashingVectorizer
 
@@ -201,6 +206,8 @@ def near_duplicates(texts: Sequence[str], threshold: float = NEAR_DUPLICATE) -> 
             lo, hi = sims.indptr[row], sims.indptr[row + 1]
             cols, vals = sims.indices[lo:hi], sims.data[lo:hi]
             earlier = cols[(cols < i) & (vals >= threshold)]
+            if keys is not None:
+                earlier = earlier[[keys[int(j)] == keys[i] for j in earlier]]
             if earlier.size:
                 out[i] = int(np.min(earlier))
     return out
@@ -220,8 +227,10 @@ def select(
     exemplars: str = "",
 ) -> tuple[list[Trace], list[Trace], list[Trace]]:
     """Kept traces -> (train, dev, dropped). Dropped ones get ``reason`` ``duplicate`` (an
-    earlier question nearly the same, within a task) or ``too_long`` (the rendered example
-    over ``max_tokens``); the split is by group key."""
+    earlier question nearly the same, within a task, *and* the same program: questions on
+    one context share most of their words yet ask different things, which their programs
+    tell apart) or ``too_long`` (the rendered example over ``max_tokens``); the split is by
+    group key."""
     kept = [t for t in traces if t.kept]
     dropped: list[Trace] = []
     survivors: list[Trace] = []
@@ -229,7 +238,10 @@ def select(
     for t in kept:
         by_task.setdefault(t.task, []).append(t)
     for group in by_task.values():
-        dup = near_duplicates([" ".join(t.question.lower().split()) for t in group])
+        dup = near_duplicates(
+            [" ".join(t.question.lower().split()) for t in group],
+            keys=[" ".join(t.program.split()) for t in group],
+        )
         for t, d in zip(group, dup, strict=True):
             if d is None:
                 survivors.append(t)

@@ -24,6 +24,7 @@ from solvers.files import atomic_write
 # What each task trains from, when --teacher is not given.
 TEACHERS = {
     "gsm8k": "silver:gsm8k",
+    "stepgame": "silver:stepgame",
     "proofwriter": "replay:teacher_traces/logiclm_ProofWriter_dev_gpt-4_logic_programs.jsonl",
     "prontoqa": "replay:teacher_traces/logiclm_ProntoQA_dev_gpt-4_logic_programs.jsonl",
     "aqua": "replay:teacher_traces/pal_aqua_codex_outputs.jsonl",
@@ -34,9 +35,9 @@ TEACHERS = {
 class RunConfig:
     """One distillation run, end to end. Saved as ``run_config.json`` in the run directory."""
 
-    task: str = field(metadata={"help": "gsm8k, proofwriter, prontoqa or aqua"})
+    task: str = field(metadata={"help": "gsm8k, stepgame, proofwriter, prontoqa or aqua"})
     out: str = field(metadata={"help": "run directory (resumes when it exists)"})
-    teacher: str = field(default="", metadata={"help": "silver:gsm8k or replay:FILE"})
+    teacher: str = field(default="", metadata={"help": "silver:gsm8k, silver:stepgame, ..."})
     data: str = field(default="../shared/data", metadata={"help": "the shared data folder"})
     student: str = field(default="default", metadata={"help": "base model: default or a dir"})
     limit: int = field(default=0, metadata={"help": "the first N teacher records (0 = all)"})

@@ -426,6 +426,7 @@ def _write_card(cfg: TrainConfig, where: Path, command: str, adapter: str | None
         adapter=adapter,
         train_files=files,
         train_item_ids=sorted({f"{t.task}/{t.item_id}" for t in traces}),
+        licence="; ".join(sorted({t.provenance.licence for t in traces})),
         config=dataclasses.asdict(cfg),
         command=command,
     )

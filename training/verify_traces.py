@@ -5,6 +5,8 @@ was rejected (parse_error, solver_error, timeout, wrong_answer, duplicate, too_l
 Teachers (named like the agent's model specs):
 
 - ``silver:gsm8k``: GSM8K train's human solutions through ``training.exemplars``;
+- ``silver:stepgame``: StepGame dev stories as ``rel/3`` facts by a template parser
+  (``training.stepgame``), kept when ``spatial.lp`` answers the gold label;
 - ``replay:FILE``: recorded teacher outputs that may feed training: PAL AQuA
   (``pal_aqua_codex_outputs.jsonl``) and Logic-LM's GPT-4 programs for ProofWriter and
   ProntoQA dev. The test-set files (Codex PoT GSM8K/SVAMP, the StepGame answers, the
@@ -40,8 +42,10 @@ LICENCES = {
     "logiclm_ProofWriter_dev_gpt-4_logic_programs.jsonl": "MIT (teacherpeterpan/Logic-LLM)",
     "logiclm_ProntoQA_dev_gpt-4_logic_programs.jsonl": "MIT (teacherpeterpan/Logic-LLM)",
     "clutrr_davinci003_facts.jsonl": "CC BY-NC 4.0 (CLUTRR stories; LLM-ASP parses)",
+    "valid_k1-10.jsonl": "MIT (ZhengxiangShi/StepGame)",
 }
 CLUTRR_GOLD = "clutrr/llmasp_clutrr_1.3"  # beside teacher_traces/: the stories' query + gold
+STEPGAME_SOURCE = "stepgame/valid_k1-10.jsonl"
 REASONS = ("parse_error", "solver_error", "timeout", "wrong_answer", "duplicate", "too_long")
 
 
@@ -66,6 +70,8 @@ class Candidate:
     provenance: Provenance | None = None
     steps: list[str] | None = None  # socratic: the plan
     check: str | None = None  # the program verification runs, when not ``program`` itself
+    difficulty: int | None = None  # the task's difficulty (hops, chain length, depth)
+    note: str = ""  # why conversion failed, in the teacher's words
 
 
 @dataclass
@@ -82,7 +88,8 @@ class Checked:
             source=c.source, task=c.task, item_id=c.item_id, group=c.group or c.item_id,
             mode=c.mode, question=c.question, program=c.program, gold=c.gold,
             answer=_plain(self.answer), kept=self.kept, reason=self.reason,
-            provenance=c.provenance, steps=c.steps or [],
+            provenance=c.provenance, steps=c.steps or [], difficulty=c.difficulty,
+            note=c.note,
         )  # fmt: skip
 
 
@@ -113,11 +120,22 @@ def candidates(
         if data is None:
             raise TeacherError(f"{teacher} needs --data (the folder with gsm8k/train.jsonl)")
         yield from _silver_gsm8k(Path(data), limit, socratic=kind == "socratic")
+    elif kind == "silver" and rest == "stepgame":
+        if data is None:
+            raise TeacherError(f"{teacher} needs --data (the folder with {STEPGAME_SOURCE})")
+        from training import stepgame
+
+        path = Path(data) / stepgame.SOURCE
+        if not path.is_file():
+            raise TeacherError(f"no StepGame file at {path}")
+        for fields in stepgame.candidates(Path(data), limit, provenance(teacher, path)):
+            yield Candidate(**fields)
     elif kind == "replay" and rest:
         yield from _replay(Path(rest).expanduser(), limit)
     else:
         raise TeacherError(
-            f"unknown teacher {teacher!r}; use silver:gsm8k, socratic:gsm8k or replay:FILE"
+            f"unknown teacher {teacher!r}; use silver:gsm8k, socratic:gsm8k, silver:stepgame "
+            "or replay:FILE"
         )
 
 
@@ -289,18 +307,35 @@ def check(cands: Iterable[Candidate], timeout_s: float = 2.0) -> list[Checked]:
 
 
 def summary(checked: Iterable[Checked]) -> list[dict[str, Any]]:
-    """Per source and task: kept, rejected, and the rejection reasons."""
+    """Per source and task: kept, rejected, the rejection reasons; where the teacher gives
+    them, the yield by difficulty ("kept/all") and its most common notes."""
     groups: dict[tuple[str, str], Counter[str]] = {}
+    by_level: dict[tuple[str, str], dict[int, Counter[str]]] = {}
+    notes: dict[tuple[str, str], Counter[str]] = {}
     for r in checked:
-        counts = groups.setdefault((r.candidate.source, r.candidate.task), Counter())
+        key = (r.candidate.source, r.candidate.task)
+        counts = groups.setdefault(key, Counter())
         counts["kept" if r.kept else str(r.reason)] += 1
-    return [
-        {
-            "source": source,
-            "task": task,
+        if r.candidate.difficulty is not None:
+            level = by_level.setdefault(key, {}).setdefault(r.candidate.difficulty, Counter())
+            level["all"] += 1
+            level["kept"] += r.kept
+        if r.candidate.note:
+            notes.setdefault(key, Counter())[r.candidate.note] += 1
+    out = []
+    for key, counts in sorted(groups.items()):
+        row: dict[str, Any] = {
+            "source": key[0],
+            "task": key[1],
             "kept": counts["kept"],
             "rejected": sum(v for k, v in counts.items() if k != "kept"),
             "reasons": {k: counts[k] for k in REASONS if counts[k]},
         }
-        for (source, task), counts in sorted(groups.items())
-    ]
+        if key in by_level:
+            row["kept_by_difficulty"] = {
+                k: f"{c['kept']}/{c['all']}" for k, c in sorted(by_level[key].items())
+            }
+        if key in notes:
+            row["notes"] = dict(notes[key].most_common(10))
+        out.append(row)
+    return out

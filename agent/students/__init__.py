@@ -30,7 +30,7 @@ from agent.students.base import (
     render_prompt,
     truncate_at_stop,
 )
-from agent.students.packaged import DEFAULT_NAME, default_model_dir
+from agent.students.packaged import default_model_dir
 from solvers.files import nesy_home
 
 __all__ = [
@@ -65,13 +65,12 @@ def load_student(spec: str | ModelSpec, device: str = "auto", threads: int | Non
     cls = _backend(s.kind)
     if s.kind == "openai":
         student: Any = cls(s.name, str(s.url))
+    elif s.kind == "default" or (s.kind == "ct2" and s.name == "default"):
+        from agent.students.skills import load_default  # the base + the shipped adapters
+
+        student = load_default(s.kind, device, threads)
     elif s.kind == "ct2":
-        path = default_model_dir() if s.name == "default" else Path(s.name).expanduser()
-        student = cls(path, device=device, threads=threads, name=str(s))
-    elif s.kind == "default":
-        student = cls(
-            default_model_dir(), device=device, threads=threads, name="default:" + DEFAULT_NAME
-        )
+        student = cls(Path(s.name).expanduser(), device=device, threads=threads, name=str(s))
     else:
         local = Path(s.name).expanduser()
         if not local.exists() and os.environ.get("HF_HUB_OFFLINE") == "1":
@@ -91,11 +90,26 @@ def load_student(spec: str | ModelSpec, device: str = "auto", threads: int | Non
 
 def read_card(spec: str) -> ModelCard | None:
     """The ``ModelCard`` (``model_card.json``) next to a student's weights or adapter, if any
-    (``nesy distill`` writes one; the bench's contamination guard and the agent read it)."""
+    (``nesy distill`` writes one; the bench's contamination guard and the agent read it).
+    For the packaged default: one card over its shipped adapters (every item any of them
+    trained on; their training settings are per mode, so none here)."""
     try:
         s = parse_spec(spec)
     except ValueError:
         return None
+    if s.kind == "default" or (s.kind == "ct2" and s.name == "default"):
+        from agent.students import skills
+
+        cards = [skills.card(path) for path in skills.shipped().values()]
+        if not cards:
+            return None
+        return ModelCard(
+            base_model=cards[0].base_model,
+            base_model_sha256=cards[0].base_model_sha256,
+            train_files=[f for c in cards for f in c.train_files],
+            train_item_ids=sorted({i for c in cards for i in c.train_item_ids}),
+            command="; ".join(c.command for c in cards),
+        )
     for where in (s.adapter, s.name if s.kind in ("hf", "ct2") else None):
         card = Path(where).expanduser() / "model_card.json" if where else None
         if card is not None and card.is_file():

@@ -168,7 +168,7 @@ def test_spatial_library_on_stepgame_with_template_facts():
     label noise: one template ("X is to the right and above Y at an angle of about 45
     degrees") carries all four diagonal labels in the dev file."""
     from bench.tasks import get_task
-    from bench.tasks.stepgame import learn_templates, story_facts
+    from training.stepgame import learn_templates, story_facts
 
     task = get_task("stepgame")
     templates = learn_templates(task.load(STEPGAME / "valid_k1-10.jsonl"))

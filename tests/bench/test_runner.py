@@ -364,3 +364,15 @@ def test_gen_kwargs_and_agent_args_are_parsed_and_checked():
         parse_agent_args("repairs=3")
     with pytest.raises(SystemError, match="--mode sets the mode"):
         parse_agent_args("mode=pad")
+
+
+def test_limit_per_difficulty_takes_the_first_n_of_each_level():
+    from bench.runner import load_items
+
+    spec = RunSpec(tasks=["stepgame"], system="replay:none", limit_per_difficulty=3)
+    _, items, _ = load_items(spec)
+    hops = [it.difficulty for it in items["stepgame"]]
+    assert hops == [1, 1, 1, 2, 2, 2, 3, 3, 3]
+    base = RunSpec(tasks=["stepgame"], system="replay:none")
+    files = [{"sha256": "x"}]
+    assert spec.fingerprint(files) != base.fingerprint(files)
