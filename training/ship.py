@@ -24,9 +24,7 @@ class ShipError(ValueError):
     """An adapter that cannot become a packaged skill; the message says why."""
 
 
-def ship(
-    adapter: Path, mode: str, to: Path | None = None, base_sha256: str | None = None
-) -> Path:
+def ship(adapter: Path, mode: str, to: Path | None = None, base_sha256: str | None = None) -> Path:
     """Copy ``adapter`` to ``to/<mode>`` (default: the package's skills); returns it.
     ``base_sha256``: the base it must belong to (default: the packaged SmolLM2's)."""
     if mode not in MODE_SPECS:

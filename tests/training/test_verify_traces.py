@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 
@@ -76,3 +77,41 @@ def test_clutrr_fact_parses_are_verified_against_the_joined_gold():
     assert t.item_id.split("-")[0] in {"clean_100", "disconnected_100", "irrelevant_100",
                                        "supporting_100"}  # fmt: skip
     assert t.provenance.licence.startswith("CC BY-NC")
+
+
+@needs_shared
+def test_silver_stepgame_keeps_what_spatial_lp_answers_and_names_unknown_sentences():
+    checked = check(candidates("silver:stepgame", SHARED, limit=200))
+    rows = summary(checked)
+    (row,) = rows
+    assert row["task"] == "stepgame" and row["kept"] >= 180  # the parser covers ~95%
+    assert set(row["kept_by_difficulty"]) == set(range(1, 11))  # every hop count, in turn
+    for c in checked:
+        if c.reason == "parse_error":
+            assert c.candidate.note.startswith("unknown sentence: ")
+    kept = [c.trace() for c in checked if c.kept]
+    assert all(t.item_id.startswith("official-valid") for t in kept)  # bench: stepgame/<id>
+    assert all(t.provenance.licence.startswith("MIT") for t in kept)
+
+
+def test_silver_stepgame_never_reads_the_test_file(tmp_path):
+    (tmp_path / "stepgame").mkdir()
+    (tmp_path / "stepgame" / "test_k1-3_first1000.jsonl").write_text("{}\n")
+    with pytest.raises(TeacherError, match="no StepGame file"):
+        list(candidates("silver:stepgame", tmp_path))
+
+
+def test_synth_kinship_stories_are_answered_by_kinship_lp_from_their_own_facts():
+    checked = check(candidates("synth:kinship", limit=27))
+    kept = [c for c in checked if c.kept]
+    assert len(kept) >= 24
+    assert {c.candidate.difficulty for c in kept} >= set(range(2, 9))
+    for c in kept:
+        t = c.trace()
+        assert t.mode == "asp" and t.provenance.licence.startswith("Apache-2.0")
+        names = set(re.findall(r"\[(\w+)\]", t.question))
+        stated = set(re.findall(r'"(\w+)"', t.program))
+        assert stated <= names  # every fact is about people the story names
+        assert t.question.count("\n") == 1 and t.question.endswith("?")
+    again = [c.candidate.program for c in check(candidates("synth:kinship", limit=27))]
+    assert again == [c.candidate.program for c in checked]  # seeded: the same corpus

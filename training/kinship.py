@@ -1,0 +1,265 @@
+"""``synth:kinship``: our own kinship corpus, generated (Apache-2.0, so it may ship).
+
+A random family (four generations: couples, one to three children each, genders drawn), a
+path of family links between two of its people told as a short story, and the question
+"Who is B to A?". Each link becomes one sentence, drawn from several templates, stated in
+either direction ("[Ann] is [Bob]'s mother" or "[Bob] is [Ann]'s son"), in CLUTRR's style
+(bracketed names); unrelated sentences about other family members are mixed in as
+distractors. The student's program is one ``rel/3`` fact per stated link plus the query;
+the gold relation is what ``agent/rules/kinship.lp`` derives from those facts, kept only
+when it derives exactly one CLUTRR label.
+
+    nesy distill verify --teacher synth:kinship --limit 2000
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+MALE = (
+    "Aaron Adam Alan Albert Andrew Anthony Arthur Benjamin Bradley Brian Carl Charles "
+    "Christopher Daniel David Dennis Donald Douglas Edward Eric Eugene Frank Gary George "
+    "Gerald Gregory Harold Henry Jack Jacob James Jason Jeffrey Jeremy Jerry Jesse John "
+    "Jonathan Joseph Joshua Keith Kenneth Kevin Larry Lawrence Louis Mark Martin Matthew "
+    "Michael Nathan Nicholas Patrick Paul Peter Philip Ralph Raymond Richard Robert Roger "
+    "Ronald Russell Samuel Scott Sean Stephen Steven Terry Thomas Timothy Victor Walter "
+    "Wayne William"
+).split()
+FEMALE = (
+    "Abigail Alice Amanda Amy Andrea Angela Ann Anna Barbara Betty Beverly Brenda Carol "
+    "Carolyn Catherine Cheryl Christina Christine Cynthia Deborah Debra Denise Diana Diane "
+    "Donna Doris Dorothy Elizabeth Emily Emma Evelyn Frances Gloria Grace Hannah Heather "
+    "Helen Jacqueline Janet Janice Jean Jennifer Jessica Joan Joyce Judith Judy Julia Julie "
+    "Karen Katherine Kathleen Kathryn Kelly Kimberly Laura Linda Lisa Lori Margaret Maria "
+    "Marie Marilyn Martha Mary Megan Melissa Michelle Nancy Nicole Olivia Pamela Rachel "
+    "Rebecca Rose Ruth Sandra Sara Sharon Shirley Sophia Stephanie Susan Teresa Theresa "
+    "Victoria Virginia"
+).split()
+
+# A link's relation by its class and the gender of the person it names (kinship.lp's kin/3).
+NAMES = {
+    ("parent", "male"): "father", ("parent", "female"): "mother",
+    ("child", "male"): "son", ("child", "female"): "daughter",
+    ("sibling", "male"): "brother", ("sibling", "female"): "sister",
+    ("spouse", "male"): "husband", ("spouse", "female"): "wife",
+}  # fmt: skip
+INVERSE = {"parent": "child", "child": "parent", "sibling": "sibling", "spouse": "spouse"}
+# "{y} is {x}'s {r}": each template states that Y is X's R (R a relation word).
+TEMPLATES = (
+    "[{y}] is [{x}]'s {r}.",
+    "[{x}]'s {r} is [{y}].",
+    "[{x}] and {x_his} {r} [{y}] {activity}.",
+    "[{x}] {activity_with} {x_his} {r} [{y}].",
+    "[{x}] asked {x_his} {r} [{y}] {request}.",
+    "[{y}], [{x}]'s {r}, {activity}.",
+    "[{x}] called {x_his} {r} [{y}] {call}.",
+)
+ACTIVITIES = (
+    "went to the park",
+    "spent the afternoon baking cookies",
+    "watched a movie together",
+    "went fishing at the lake",
+    "visited the museum",
+    "played chess after dinner",
+    "went hiking in the hills",
+    "planted tomatoes in the garden",
+    "went to the beach",
+    "cooked dinner for the family",
+    "went shopping for groceries",
+    "painted the fence",
+)
+WITH = (
+    "went to the zoo with",
+    "had lunch with",
+    "played tennis with",
+    "went to the concert with",
+    "took a long walk with",
+    "went camping with",
+)
+REQUESTS = (
+    "for help with the homework",
+    "to pick up some milk",
+    "for advice about work",
+    "to come over for dinner",
+    "to borrow a book",
+)
+CALLS = ("to wish them a happy birthday", "to talk about the weekend", "after the game")
+DISTRACTORS = (
+    "[{z}] loves reading mystery novels.",
+    "[{z}] is learning to play the piano.",
+    "[{z}] works at the hospital downtown.",
+    "[{z}] just got back from a trip to Spain.",
+    "[{z}] makes the best apple pie in town.",
+    "[{z}] goes running every morning.",
+)
+TEMPLATE_COUNT = len(TEMPLATES)
+
+
+@dataclass
+class Person:
+    name: str
+    gender: str
+    parents: list[Person] = field(default_factory=list)
+    children: list[Person] = field(default_factory=list)
+    spouse: Person | None = None
+
+
+def family(rng: random.Random, generations: int = 4) -> list[Person]:
+    """A random family: a founding couple; each child of the first generations marries (a
+    spouse from outside) and has one to three children."""
+    used: set[str] = set()
+
+    def person(gender: str | None = None) -> Person:
+        gender = gender or rng.choice(("male", "female"))
+        pool = [n for n in (MALE if gender == "male" else FEMALE) if n not in used]
+        name = rng.choice(pool)
+        used.add(name)
+        return Person(name, gender)
+
+    def marry(a: Person) -> Person:
+        b = person("female" if a.gender == "male" else "male")
+        a.spouse, b.spouse = b, a
+        return b
+
+    first = person()
+    people = [first, marry(first)]
+    parents = [first]
+    for _ in range(generations - 1):
+        nxt = []
+        for p in parents:
+            for _ in range(rng.randint(1, 3)):
+                c = person()
+                for q in (p, p.spouse):
+                    if q is not None:
+                        q.children.append(c)
+                        c.parents.append(q)
+                people.append(c)
+                nxt.append(c)
+        parents = []
+        for c in nxt:
+            if rng.random() < 0.8 and len(used) < len(MALE) + len(FEMALE) - 4:
+                people.append(marry(c))
+                parents.append(c)
+    return people
+
+
+def links(p: Person) -> list[tuple[str, Person]]:
+    """(class, other): the other is p's class (parent, child, sibling, spouse)."""
+    out: list[tuple[str, Person]] = [("parent", q) for q in p.parents]
+    out += [("child", c) for c in p.children]
+    if p.spouse is not None:
+        out.append(("spouse", p.spouse))
+    siblings = {id(s): s for q in p.parents for s in q.children if s is not p}
+    out += [("sibling", s) for s in siblings.values()]
+    return out
+
+
+def path(rng: random.Random, people: list[Person], length: int) -> list[tuple[Person, str, Person]]:
+    """A random walk of ``length`` links that never revisits a person: (x, class, y) with y
+    x's class. Empty when the walk gets stuck."""
+    start = rng.choice(people)
+    seen = {id(start)}
+    steps = []
+    x = start
+    for _ in range(length):
+        options = [(c, y) for c, y in links(x) if id(y) not in seen]
+        if not options:
+            return []
+        c, y = rng.choice(options)
+        steps.append((x, c, y))
+        seen.add(id(y))
+        x = y
+    return steps
+
+
+def sentence(rng: random.Random, x: Person, cls: str, y: Person) -> tuple[str, str]:
+    """One sentence stating that y is x's ``cls`` (or, half the time, the inverse), and the
+    fact it states."""
+    if rng.random() < 0.5:
+        x, y, cls = y, x, INVERSE[cls]
+    r = NAMES[(cls, y.gender)]
+    text = rng.choice(TEMPLATES).format(
+        x=x.name, y=y.name, r=r, x_his="his" if x.gender == "male" else "her",
+        activity=rng.choice(ACTIVITIES), activity_with=rng.choice(WITH),
+        request=rng.choice(REQUESTS), call=rng.choice(CALLS),
+    )  # fmt: skip
+    return text, f'rel("{x.name}", {r}, "{y.name}").'
+
+
+def story(rng: random.Random, length: int, distractors: int = 1) -> dict[str, Any] | None:
+    """One item: the story, the query pair, the facts (the program); None when no walk of
+    ``length`` links was found."""
+    for _ in range(20):
+        people = family(rng)
+        steps = path(rng, people, length)
+        if steps:
+            break
+    else:
+        return None
+    told = [sentence(rng, x, c, y) for x, c, y in steps]
+    if length > 2 and rng.random() < 0.3:  # CLUTRR's stories are not always in chain order
+        i = rng.randrange(len(told) - 1)
+        told[i], told[i + 1] = told[i + 1], told[i]
+    on_path = {id(x) for x, _, _ in steps} | {id(steps[-1][2])}
+    others = [p for p in people if id(p) not in on_path]
+    texts = [t for t, _ in told]
+    for _ in range(distractors if others else 0):
+        texts.insert(
+            rng.randrange(len(texts) + 1), rng.choice(DISTRACTORS).format(z=rng.choice(others).name)
+        )
+    a, b = steps[0][0].name, steps[-1][2].name
+    facts = "\n".join(f for _, f in told) + f'\nquery("{a}", "{b}").\n'
+    return {"story": " ".join(texts), "query": (a, b), "program": facts, "length": length}
+
+
+def gold(program: str) -> str | None:
+    """The relation kinship.lp derives from the facts, when it derives exactly one."""
+    from agent.modes import rule_library
+    from solvers import SolverRequest, solve
+
+    r = solve(SolverRequest(solver="asp", program=rule_library("kinship.lp"), facts=program))
+    if not r.ok or not r.answer or len(r.answer[0]) != 1:
+        return None
+    atom = str(r.answer[0][0])
+    return atom[len("answer(") : -1].replace("_", "-") if atom.startswith("answer(") else None
+
+
+def candidates(
+    limit: int | None, provenance: Any, seed: int = 0, tries: int = 60
+) -> Iterator[dict[str, Any]]:
+    """Generated items, chain lengths 2 to 10 in turn, as Candidate keyword arguments. A
+    random walk need not compose to one relation kinship.lp can name (a wife's brother is
+    a brother-in-law, which it does not derive): up to ``tries`` walks per item are drawn,
+    and an item none of them gave is rejected with that note."""
+    from bench.tasks.clutrr import LABELS
+
+    rng = random.Random(seed)
+    n = 0
+    while limit is None or n < limit:
+        length = 2 + n % 9
+        item, label = None, None
+        for _ in range(tries):
+            item = story(rng, length, distractors=rng.randint(0, 2))
+            label = gold(item["program"]) if item else None
+            if label in LABELS:
+                break
+        n += 1
+        ok = item is not None and label in LABELS
+        a, b = item["query"] if item else ("", "")
+        yield {
+            "source": "synth:kinship",
+            "task": "clutrr",
+            "item_id": f"synth-kinship-{seed}-{n - 1}",
+            "mode": "asp",
+            "program": item["program"] if item else "",
+            "gold": label if ok else None,
+            "reason": None if ok else "solver_error",
+            "question": f"{item['story']}\nWho is {b} to {a}?" if item else "",
+            "group": f"synth-kinship-{seed}-{n - 1}",
+            "provenance": provenance,
+            "difficulty": length,
+            "note": "" if ok else f"no walk of {length} links named one relation in {tries} tries",
+        }
