@@ -141,7 +141,10 @@ def add_parser(sub: Any, positive: Any) -> None:
     q.add_argument("--out", type=Path, required=True, help="run directory")
     q.add_argument("--data", type=Path, default=Path("../shared/data"), help="shared data folder")
     q.add_argument("--limit", type=positive(int), help="the first N teacher records")
-    q.add_argument("--dev-fraction", type=float, default=0.05, help="share of groups in dev")
+    q.add_argument(
+        "--dev-fraction", type=float, default=0.0,
+        help="share of groups in dev (default: 0.3 for proofwriter/prontoqa, else 0.05)",
+    )  # fmt: skip
     q.add_argument("--eval-items", type=positive(int), default=100, help="dev items to score")
     q.add_argument("--train-config", help="training settings (a train_config.json)")
     add_arguments(q, skip=RUN_OWNS)

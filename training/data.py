@@ -10,7 +10,6 @@ inference shows it.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -214,9 +213,11 @@ def near_duplicates(
 
 
 def dev_bucket(group: str, fraction: float) -> bool:
-    """Whether a group key falls in the dev split: a hash, so stable across runs and files."""
-    h = int.from_bytes(hashlib.sha256(group.encode()).digest()[:8], "big")
-    return h / 2**64 < fraction
+    """Whether a group key falls in the dev split: a hash, so stable across runs and files
+    (the bench's hold-out tasks use the same one, ``bench.tasks.base.in_holdout``)."""
+    from bench.tasks.base import in_holdout
+
+    return in_holdout(group, fraction)
 
 
 def select(

@@ -21,6 +21,12 @@ from typing import Any
 
 from solvers.files import atomic_write
 
+# The dev split by task: deductive students train on replays of the very dev files the
+# bench scores, so their dev split is the bench's hold-out (proofwriter-heldout, ...) and
+# large enough to measure; elsewhere the dev split is a small check.
+DEV_FRACTIONS = {"proofwriter": 0.3, "prontoqa": 0.3}
+DEV_FRACTION = 0.05
+
 # What each task trains from, when --teacher is not given.
 TEACHERS = {
     "gsm8k": "silver:gsm8k",
@@ -41,7 +47,9 @@ class RunConfig:
     data: str = field(default="../shared/data", metadata={"help": "the shared data folder"})
     student: str = field(default="default", metadata={"help": "base model: default or a dir"})
     limit: int = field(default=0, metadata={"help": "the first N teacher records (0 = all)"})
-    dev_fraction: float = field(default=0.05, metadata={"help": "share of groups in dev"})
+    dev_fraction: float = field(
+        default=0.0, metadata={"help": "share of groups in dev (0: the task's, DEV_FRACTIONS)"}
+    )
     eval_items: int = field(default=100, metadata={"help": "dev items the final eval runs"})
     timeout_s: float = field(default=2.0, metadata={"help": "solver limit per trace"})
 
@@ -85,9 +93,8 @@ def stage_select(cfg: RunConfig, out: Path, tokenizer: Any, max_tokens: int) -> 
     train_p, dev_p = out / "train.jsonl", out / "dev.jsonl"
     if train_p.exists() and dev_p.exists():
         return train_p, dev_p
-    train, dev, dropped = select(
-        read_traces(out / "traces.jsonl"), tokenizer, max_tokens, cfg.dev_fraction
-    )
+    fraction = cfg.dev_fraction or DEV_FRACTIONS.get(cfg.task, DEV_FRACTION)
+    train, dev, dropped = select(read_traces(out / "traces.jsonl"), tokenizer, max_tokens, fraction)
     write_traces(out / "dropped.jsonl", dropped)
     write_traces(dev_p, dev)
     write_traces(train_p, train)  # last: its presence marks the stage done

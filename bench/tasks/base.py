@@ -53,6 +53,13 @@ class BadLine:
         return f"{self.file}:{self.line}: {self.reason}"
 
 
+def in_holdout(group: str, fraction: float) -> bool:
+    """Whether a group key falls in the hold-out share: a hash, so stable across runs,
+    files and machines. Training's dev split and the bench's hold-out tasks use it."""
+    h = int.from_bytes(hashlib.sha256(group.encode()).digest()[:8], "big")
+    return h / 2**64 < fraction
+
+
 @dataclass(frozen=True, kw_only=True)
 class Task:
     """Base task over JSONL files. Subclasses override ``parse`` (and ``rows`` for other
@@ -72,6 +79,11 @@ class Task:
         labels: the closed label set, for prompts and for reading labels out of free text.
         licence: of the data; MIT sets may be bundled in ``bench/data``.
         bundled_fewshot: the few-shot file in ``bench/data`` used without ``--data``.
+        holdout: score only the items whose group falls in this hold-out share
+            (``in_holdout``): the part of a file that a student trained on the rest never
+            saw (training splits its dev part by the same hash).
+        id_prefix: the namespace of item ids (default ``name``): a hold-out variant keeps
+            its file's ids, so the contamination guard still recognises them.
     """
 
     name: str
@@ -85,6 +97,12 @@ class Task:
     licence: str = ""
     description: str = ""
     bundled_fewshot: str | None = None
+    holdout: float = 0.0
+    id_prefix: str = ""
+
+    @property
+    def prefix(self) -> str:
+        return self.id_prefix or self.name
 
     # --- reading -----------------------------------------------------------------------------
 
@@ -133,6 +151,8 @@ class Task:
                         bad.append(BadLine(str(path), number, reason))
         except UnicodeDecodeError as exc:
             raise TaskError(f"{path}: not UTF-8 ({exc.reason} at byte {exc.start})") from None
+        if self.holdout:
+            items = [it for it in items if in_holdout(it.group or it.id, self.holdout)]
         seen: set[str] = set()
         for item in items:
             if item.id in seen:

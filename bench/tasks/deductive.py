@@ -36,7 +36,7 @@ class LogicLM(Task):
             int(depth.group(1)) if depth else (len(explanation) - 1) // 2 if explanation else None
         )
         return Item(
-            id=f"{self.name}/{sid}",
+            id=f"{self.prefix}/{sid}",
             question=f"{row['context'].strip()}\n{row['question'].strip()}",
             gold=gold,
             difficulty=difficulty,
@@ -44,6 +44,8 @@ class LogicLM(Task):
             meta={"context": row["context"], "query": row["question"]},
         )
 
+
+HOLDOUT = 0.3  # the share of contexts a deductive student's training leaves out
 
 TASKS = [
     LogicLM(
@@ -63,5 +65,29 @@ TASKS = [
         labels=("true", "false"),
         licence="MIT (Logic-LM subset)",
         description="5-hop closed-world syllogisms with fictional concepts",
+    ),
+    # The contexts a student trained on the Logic-LM replays of these dev files never saw
+    # (its dev split), so the shipped default is scored without --allow-contaminated.
+    LogicLM(
+        name="proofwriter-heldout",
+        id_prefix="proofwriter",
+        domain="deductive",
+        answer_type="label",
+        files={"test": "proofwriter/dev.jsonl"},
+        labels=("true", "false", "unknown"),
+        licence="MIT (Logic-LM subset)",
+        description=f"ProofWriter dev, the {HOLDOUT:.0%} of contexts training holds out",
+        holdout=HOLDOUT,
+    ),
+    LogicLM(
+        name="prontoqa-heldout",
+        id_prefix="prontoqa",
+        domain="deductive",
+        answer_type="label",
+        files={"test": "prontoqa/dev.jsonl"},
+        labels=("true", "false"),
+        licence="MIT (Logic-LM subset)",
+        description=f"ProntoQA dev, the {HOLDOUT:.0%} of contexts training holds out",
+        holdout=HOLDOUT,
     ),
 ]

@@ -208,3 +208,16 @@ def test_label_extraction_prefers_the_earliest_longest_label():
     assert task.extract("no idea") is None
     assert get_task("clutrr").extract("Answer: son-in-law") == "son-in-law"
     assert get_task("gsm8k").extract("5 + 7 = 12\nThe answer is 12.") == 12.0
+
+
+@pytest.mark.parametrize("name", ["proofwriter", "prontoqa"])
+def test_a_heldout_task_is_a_share_of_whole_contexts_with_the_file_ids(name):
+    from bench.tasks import get_task
+
+    full = get_task(name).load(get_task(name).resolve(None))
+    held = get_task(f"{name}-heldout").load(get_task(f"{name}-heldout").resolve(None))
+    assert {it.id for it in held} < {it.id for it in full}  # the same ids: the guard sees them
+    groups = {it.group for it in held}
+    assert all(it.group not in groups for it in full if it not in held)  # contexts whole
+    share = len(groups) / len({it.group for it in full})
+    assert 0.2 < share < 0.4, share

@@ -115,3 +115,22 @@ def test_synth_kinship_stories_are_answered_by_kinship_lp_from_their_own_facts()
         assert t.question.count("\n") == 1 and t.question.endswith("?")
     again = [c.candidate.program for c in check(candidates("synth:kinship", limit=27))]
     assert again == [c.candidate.program for c in checked]  # seeded: the same corpus
+
+
+@needs_shared
+@pytest.mark.parametrize("task", ["proofwriter", "prontoqa"])
+def test_a_deductive_students_dev_split_is_the_benchs_holdout(task):
+    from bench.tasks import get_task
+    from training.data import select
+    from training.pipeline import DEV_FRACTIONS, TEACHERS
+
+    teacher = TEACHERS[task].replace("replay:", f"replay:{SHARED}/")
+    traces = [c.trace() for c in check(candidates(teacher)) if c.candidate.task == task]
+    train, dev, _ = select(traces, dev_fraction=DEV_FRACTIONS[task])
+    heldout = get_task(f"{task}-heldout")
+    held_ids = {it.id for it in heldout.load(heldout.resolve(SHARED))}
+    assert {f"{task}/{t.item_id}" for t in dev} <= held_ids
+    assert not {f"{task}/{t.item_id}" for t in train} & held_ids  # nothing scored was trained
+    assert len(dev) >= 100  # enough to measure (the old 5% left 9 items)
+    # questions on one context share their words, not their programs: none merged away
+    assert len(train) + len(dev) == len(traces) - sum(t.kept is False for t in traces)
