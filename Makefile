@@ -61,11 +61,16 @@ demo: setup
 	  examples/kb/query.pl
 	@echo "== kb: the shipped KB (verified GSM8K-train exemplars), built on first use"
 	$(NESY) kb search "She sold half as many clips in May as in April" -k 3
-	@echo "== agent: the packaged, untuned SmolLM2-135M student, steps shown"
+	@echo "== agent: the packaged SmolLM2-135M student (math: the untuned base), steps shown"
 	$(NESY) ask --max-repairs 1 --max-new-tokens 160 \
 	  "Tom has 3 apples and buys 4 more. How many apples does he have?"
 	$(NESY) ask --max-repairs 1 --max-new-tokens 160 \
 	  "A shirt costs 20 dollars and is discounted by 25 percent. What is the new price?"
+	@echo "== agent: a spatial question: the shipped spatial adapter writes rel/3 facts, spatial.lp places the agents"
+	$(NESY) ask --task spatial --max-repairs 1 --max-new-tokens 128 "$$(printf '%s\n%s\n%s' \
+	  'J and D are in a horizontal line with J on the left.' \
+	  'H is sitting at the 3:00 position to D.' \
+	  'What is the relation of the agent J to the agent H?')"
 	@if [ -d $(SHARED)/gsm8k ]; then \
 	  echo "== distill: GSM8K-train solutions as programs, verified (kept / rejected and why)"; \
 	  $(NESY) distill verify --teacher silver:gsm8k --data $(SHARED) --limit 200; \
