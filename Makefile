@@ -69,7 +69,7 @@ demo: setup
 	@echo "== agent: a spatial question: the shipped spatial adapter writes rel/3 facts, spatial.lp places the agents"
 	$(NESY) ask --task spatial --max-repairs 1 --max-new-tokens 128 "$$(printf '%s\n%s\n%s' \
 	  'J and D are in a horizontal line with J on the left.' \
-	  'H is sitting at the 3:00 position to D.' \
+	  'H is on the right side of D.' \
 	  'What is the relation of the agent J to the agent H?')"
 	@if [ -d $(SHARED)/gsm8k ]; then \
 	  echo "== distill: GSM8K-train solutions as programs, verified (kept / rejected and why)"; \
