@@ -62,9 +62,7 @@ def main() -> None:
     parser.add_argument("--data", default=None, help="data root (default: bundled)")
     parser.add_argument("--per-level", type=int, default=10, help="items per difficulty")
     parser.add_argument("--baseline", default="", help="default: ct2:<the untuned base>")
-    parser.add_argument(
-        "--agent-args", default="max_repairs=1,syntax_retries=1,max_new_tokens=256"
-    )
+    parser.add_argument("--agent-args", default="max_repairs=1,syntax_retries=1,max_new_tokens=256")
     args = parser.parse_args()
     from agent.students.packaged import default_model_dir
 
