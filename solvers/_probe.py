@@ -185,7 +185,8 @@ def _retune(pid: int) -> str:
 
 
 def _group_priority() -> None:
-    """The priority of this process's group and user: the template shares both."""
+    """The priority of this process's group, which the template shares (PRIO_USER, which
+    it shares too, is not probed: unconfined, it would renice every process of the user)."""
     os.setpriority(os.PRIO_PGRP, 0, os.getpriority(os.PRIO_PGRP, 0))
 
 

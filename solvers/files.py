@@ -12,7 +12,7 @@ import contextlib
 import errno
 import hashlib
 import os
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import IO
 
@@ -33,13 +33,17 @@ def sha256_file(path: str | Path, chunk: int = 1 << 22) -> str:
 def weights_hash(model_dir: str | Path) -> str:
     """A model directory's identity: the sha256 over its safetensors files' sha256s, in name
     order ("" when it has none). The ModelCard, the bench and the CT2 export use it."""
-    files = sorted(Path(model_dir).glob("*.safetensors"))
-    if not files:
-        return ""
+    return combine_hashes(sha256_file(f) for f in sorted(Path(model_dir).glob("*.safetensors")))
+
+
+def combine_hashes(file_sha256s: Iterable[str]) -> str:
+    """``weights_hash`` from the files' sha256s already known (in name order)."""
     h = hashlib.sha256()
-    for f in files:
-        h.update(sha256_file(f).encode())
-    return h.hexdigest()
+    empty = True
+    for sha in file_sha256s:
+        h.update(sha.encode())
+        empty = False
+    return "" if empty else h.hexdigest()
 
 
 @contextlib.contextmanager

@@ -30,10 +30,9 @@ def ship(adapter: Path, mode: str, to: Path | None = None, base_sha256: str | No
     if mode not in MODE_SPECS:
         raise ShipError(f"unknown mode {mode!r}; known: {', '.join(MODE_SPECS)}")
     if base_sha256 is None:
-        from agent.students.packaged import default_model_dir
-        from solvers.files import weights_hash
+        from agent.students.packaged import default_model_dir, default_weights_hash
 
-        base_sha256 = weights_hash(default_model_dir())
+        base_sha256 = default_weights_hash(default_model_dir())
     card = skills.check(adapter, base_sha256)
     if not card.base_model_sha256:
         raise ShipError(f"{adapter}: its card does not say which base it was trained on")

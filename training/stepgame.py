@@ -102,10 +102,7 @@ def candidates(data: Path, limit: int | None, provenance: Any) -> Iterator[dict[
     """The teacher's records, as keyword arguments of ``training.verify_traces.Candidate``."""
     from bench.tasks.stepgame import TASK
 
-    path = data / SOURCE
-    if not path.is_file():
-        raise FileNotFoundError(f"no StepGame file at {path}")
-    items = TASK.load(path)
+    items = TASK.load(data / SOURCE)
     templates = learn_templates(items)
     for n, it in enumerate(interleaved(items)):
         if limit is not None and n >= limit:

@@ -78,6 +78,16 @@ def convert_gguf(gguf: Path, target: Path) -> dict[str, Any]:
     return manifest
 
 
+def default_weights_hash(target: Path) -> str:
+    """``weights_hash`` of a converted default, from its manifest: ``default_model_dir``
+    has just checked the manifest against the file, so the 540 MB are not read again. The
+    conversion writes one ``model.safetensors``."""
+    from solvers.files import combine_hashes
+
+    manifest = json.loads((target / "nesy_manifest.json").read_text())
+    return combine_hashes([manifest["safetensors_sha256"]])
+
+
 def default_model_dir(verify: bool = True) -> Path:
     """The converted default student, converting (or re-converting) when needed."""
     gguf = default_gguf()

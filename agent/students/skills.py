@@ -28,7 +28,7 @@ from typing import Any
 
 from agent.records import ModelCard
 from agent.students.base import Interruptible, StudentError
-from solvers.files import nesy_home, sha256_file, weights_hash
+from solvers.files import nesy_home, sha256_file
 
 SKILLS_DIR = Path(__file__).resolve().parent.parent / "skills"
 ADAPTER_FILES = ("adapter_config.json", "adapter_model.safetensors", "model_card.json")
@@ -197,7 +197,7 @@ class SkillStudent(Interruptible):
 def load_default(kind: str, device: str, threads: int | None, root: Path | None = None) -> Any:
     """``default`` (Hugging Face) or ``ct2:default``: the packaged base with the shipped
     adapters, or the base alone when none is shipped."""
-    from agent.students.packaged import DEFAULT_NAME, default_model_dir
+    from agent.students.packaged import DEFAULT_NAME, default_model_dir, default_weights_hash
 
     base = default_model_dir()
     adapters = shipped(root)
@@ -221,4 +221,4 @@ def load_default(kind: str, device: str, threads: int | None, root: Path | None 
         name = "default:" + DEFAULT_NAME
     if adapters:
         name += "+skills:" + ",".join(sorted(adapters))
-    return SkillStudent(make, adapters, name, base_sha256=weights_hash(base))
+    return SkillStudent(make, adapters, name, base_sha256=default_weights_hash(base))

@@ -46,6 +46,16 @@ def probes() -> dict[str, dict]:
     return out
 
 
+def in_every_sandbox(kind: str, source: str) -> list[dict]:
+    """Run ``source`` as an escaped program once more than the pool has sandboxes, so that
+    every sandbox of it has run the attack (and a later request lands after one)."""
+    pool = get_pool(kind)
+    return [
+        pool.run("solvers._probe:exec_unchecked", {"source": source}, timeout_s=10)
+        for _ in range(pool.size + 1)
+    ]
+
+
 def assert_blocked(answer: dict, *names: str) -> None:
     allowed = {n: answer[n] for n in names if not str(answer[n]).startswith("blocked")}
     assert not allowed, allowed
@@ -149,9 +159,7 @@ def test_a_request_that_tries_to_stop_the_template_leaves_later_requests_working
         "ans = [libc.syscall(234, int(p), int(p), signal.SIGSTOP)\n"
         "       for p in os.listdir('/proc') if p.isdigit() and int(p) != os.getpid()]\n"
     )
-    pool = get_pool("py")
-    for _ in range(pool.size + 1):
-        out = pool.run("solvers._probe:exec_unchecked", {"source": stop}, timeout_s=10)
+    for out in in_every_sandbox("py", stop):
         assert out["status"] == "ok" and all(r == -1 for r in out["answer"]), out
     assert solve(SolverRequest(solver="python", program="ans = 6 * 7", timeout_s=2)).answer == 42
 
@@ -190,9 +198,7 @@ def test_a_planted_module_cannot_shadow_the_standard_library():
         "    except OSError:\n"
         "        pass\n"
     )
-    pool = get_pool("sympy")
-    for _ in range(pool.size + 1):
-        out = pool.run("solvers._probe:exec_unchecked", {"source": plant}, timeout_s=10)
+    for out in in_every_sandbox("sympy", plant):
         assert out["status"] == "ok" and out["answer"] == [], out
     check = "import statistics\nans = statistics.mean([1, 2, 3])"
     assert solve(SolverRequest(solver="python", program=check)).answer == 2
