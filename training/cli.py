@@ -135,7 +135,12 @@ def add_parser(sub: Any, positive: Any) -> None:
     q.set_defaults(func=cmd_verify)
 
     q = dsub.add_parser("run", help="convert, verify, select, train and evaluate (resumes)")
-    q.add_argument("--task", required=True, help="gsm8k, proofwriter, prontoqa or aqua")
+    q.add_argument(
+        "--task",
+        required=True,
+        help="gsm8k, stepgame, clutrr, proofwriter, prontoqa or aqua; comma-separated tasks "
+        "train one student on all of them (proofwriter,prontoqa)",
+    )
     q.add_argument("--teacher", help="silver:gsm8k or replay:FILE (default: the task's)")
     q.add_argument("--student", default="default", help="base model: default or a directory")
     q.add_argument("--out", type=Path, required=True, help="run directory")

@@ -4,8 +4,11 @@ A random family (four generations: couples, one to three children each, genders 
 path of family links between two of its people told as a short story, and the question
 "Who is B to A?". Each link becomes one sentence, drawn from several templates, stated in
 either direction ("[Ann] is [Bob]'s mother" or "[Bob] is [Ann]'s son"), in CLUTRR's style
-(bracketed names); unrelated sentences about other family members are mixed in as
-distractors. The student's program is one ``rel/3`` fact per stated link plus the query;
+(bracketed names); now and then two links are told in one sentence (a grandparent, an uncle,
+"the son of [X]'s sister", the middle person unnamed), two same-gender siblings as "[A] and
+[B] are sisters", a name a sentence later ("... his wife. Her name is [C]."); adjacent
+sentences are sometimes swapped, and unrelated sentences about other family members are
+mixed in as distractors. The student's program is one ``rel/3`` fact per stated link plus the query;
 the gold relation is what ``agent/rules/kinship.lp`` derives from those facts, kept only
 when it derives exactly one CLUTRR label.
 
@@ -17,6 +20,7 @@ from __future__ import annotations
 import random
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 MALE = (
@@ -56,7 +60,30 @@ TEMPLATES = (
     "[{x}] asked {x_his} {r} [{y}] {request}.",
     "[{y}], [{x}]'s {r}, {activity}.",
     "[{x}] called {x_his} {r} [{y}] {call}.",
+    "[{x}] has a {r} named [{y}].",
+    "[{y}] is the {r} of [{x}].",
+    "[{x}] {activity_with} [{y}], {x_his} {r}.",
+    "[{x}] bought a present for {x_his} {r} [{y}].",
+    "[{x}] {activity_with} {x_his} {r}. {y_his_cap} name is [{y}].",
+    "[{x}] is proud of {x_his} {r}, [{y}].",
 )
+# Two links told as one: Y is X's parent's parent, stated as "grandfather" or as "the father
+# of X's mother" (the middle person unnamed). kinship.lp composes either.
+FUSED = (
+    "[{y}] is [{x}]'s {r}.",
+    "[{x}] {activity_with} {x_his} {r} [{y}].",
+    "[{y}] is the {r1} of [{x}]'s {r0}.",
+)
+FUSE = {("parent", "parent"): "grandparent", ("child", "child"): "grandchild",
+        ("parent", "sibling"): "auncle", ("sibling", "child"): "nibling"}  # fmt: skip
+GRAND = {
+    ("grandparent", "male"): "grandfather", ("grandparent", "female"): "grandmother",
+    ("grandchild", "male"): "grandson", ("grandchild", "female"): "granddaughter",
+    ("auncle", "male"): "uncle", ("auncle", "female"): "aunt",
+    ("nibling", "male"): "nephew", ("nibling", "female"): "niece",
+}  # fmt: skip
+# Two siblings of one gender in one sentence: "[A] and [B] are brothers."
+PAIRS = ("[{x}] and [{y}] are {rs}.", "[{x}] and {x_his} {r} [{y}] {activity}.")
 ACTIVITIES = (
     "went to the park",
     "spent the afternoon baking cookies",
@@ -95,7 +122,7 @@ DISTRACTORS = (
     "[{z}] makes the best apple pie in town.",
     "[{z}] goes running every morning.",
 )
-TEMPLATE_COUNT = len(TEMPLATES)
+TEMPLATE_COUNT = len(TEMPLATES) + len(FUSED) + len(PAIRS)
 
 
 @dataclass
@@ -181,12 +208,43 @@ def sentence(rng: random.Random, x: Person, cls: str, y: Person) -> tuple[str, s
     if rng.random() < 0.5:
         x, y, cls = y, x, INVERSE[cls]
     r = NAMES[(cls, y.gender)]
-    text = rng.choice(TEMPLATES).format(
-        x=x.name, y=y.name, r=r, x_his="his" if x.gender == "male" else "her",
-        activity=rng.choice(ACTIVITIES), activity_with=rng.choice(WITH),
-        request=rng.choice(REQUESTS), call=rng.choice(CALLS),
-    )  # fmt: skip
+    templates = TEMPLATES
+    if cls == "sibling" and x.gender == y.gender and rng.random() < 0.4:
+        templates = PAIRS
+    text = rng.choice(templates).format(**words(rng, x, y), r=r, rs=r + "s")
     return text, f'rel("{x.name}", {r}, "{y.name}").'
+
+
+def fused(rng: random.Random, x: Person, c0: str, mid: Person, c1: str, y: Person) -> tuple[str, str]:
+    """One sentence for two links (y is mid's c1, mid is x's c0) that leaves mid unnamed."""
+    r = GRAND[(FUSE[(c0, c1)], y.gender)]
+    text = rng.choice(FUSED).format(
+        **words(rng, x, y), r=r, r0=NAMES[(c0, mid.gender)], r1=NAMES[(c1, y.gender)]
+    )
+    return text, f'rel("{x.name}", {r}, "{y.name}").'
+
+
+def words(rng: random.Random, x: Person, y: Person) -> dict[str, str]:
+    his = {"male": "his", "female": "her"}
+    return {
+        "x": x.name, "y": y.name, "x_his": his[x.gender], "y_his_cap": his[y.gender].title(),
+        "activity": rng.choice(ACTIVITIES), "activity_with": rng.choice(WITH),
+        "request": rng.choice(REQUESTS), "call": rng.choice(CALLS),
+    }  # fmt: skip
+
+
+def tell(rng: random.Random, steps: list[tuple[Person, str, Person]]) -> list[tuple[str, str]]:
+    """The path's sentences: one per link, but now and then two links in one (``fused``)."""
+    told, i = [], 0
+    while i < len(steps):
+        x, c0, mid = steps[i]
+        if i + 1 < len(steps) and (c0, steps[i + 1][1]) in FUSE and rng.random() < 0.35:
+            told.append(fused(rng, x, c0, mid, steps[i + 1][1], steps[i + 1][2]))
+            i += 2
+        else:
+            told.append(sentence(rng, x, c0, mid))
+            i += 1
+    return told
 
 
 def story(rng: random.Random, length: int, distractors: int = 1) -> dict[str, Any] | None:
@@ -199,8 +257,8 @@ def story(rng: random.Random, length: int, distractors: int = 1) -> dict[str, An
             break
     else:
         return None
-    told = [sentence(rng, x, c, y) for x, c, y in steps]
-    if length > 2 and rng.random() < 0.3:  # CLUTRR's stories are not always in chain order
+    told = tell(rng, steps)
+    if len(told) > 2 and rng.random() < 0.3:  # CLUTRR's stories are not always in chain order
         i = rng.randrange(len(told) - 1)
         told[i], told[i + 1] = told[i + 1], told[i]
     on_path = {id(x) for x, _, _ in steps} | {id(steps[-1][2])}
@@ -263,3 +321,60 @@ def candidates(
             "difficulty": length,
             "note": "" if ok else f"no walk of {length} links named one relation in {tries} tries",
         }
+
+
+# ``silver:clutrr``: CLUTRR rows carry their proof (the story's edges, their types, the
+# people in order, the query): one rel/3 fact per story edge, with the story's names. CC
+# BY-NC 4.0, so it is read from a user-given folder only and what trains on it never ships.
+CLUTRR_SOURCE = "clutrr/gen_train23_validation.jsonl"
+
+
+def clutrr_candidates(
+    data: Path, limit: int | None, provenance: Any
+) -> Iterator[dict[str, Any]]:
+    """CLUTRR's train/dev rows as ``Candidate`` keyword arguments: the facts of the row's own
+    proof, its target as gold (the verifier keeps a row when kinship.lp derives it)."""
+    from bench.tasks.clutrr import TASK
+
+    path = data / CLUTRR_SOURCE
+    for n, (line, row) in enumerate(TASK.rows(path)):
+        if limit is not None and n >= limit:
+            return
+        item, (facts, why) = None, ("", str(row))
+        if isinstance(row, dict):
+            try:
+                item, (facts, why) = TASK.parse(row, line), _clutrr_facts(row)
+            except (KeyError, ValueError, SyntaxError) as exc:
+                why = f"line {line}: {exc}"
+        yield {
+            "source": "silver:clutrr",
+            "task": "clutrr",
+            "item_id": item.group if item else f"line-{line}",
+            "mode": "asp",
+            "program": facts,
+            "gold": item.gold if item else None,
+            "reason": "parse_error" if why else None,
+            "question": item.question if item else "",
+            "group": item.group if item else f"line-{line}",
+            "provenance": provenance,
+            "difficulty": item.difficulty if item else None,
+            "note": why,
+        }
+
+
+def _clutrr_facts(row: dict[str, Any]) -> tuple[str, str]:
+    """(program, "") or ("", why not)."""
+    import ast
+
+    try:
+        names = [g.split(":")[0] for g in str(row["genders"]).split(",")]
+        edges = ast.literal_eval(str(row["story_edges"]))
+        types = ast.literal_eval(str(row["edge_types"]))
+        a, b = ast.literal_eval(str(row["query"]))
+    except (KeyError, ValueError, SyntaxError) as exc:
+        return "", f"unreadable proof fields: {exc}"
+    if len(edges) != len(types) or any(max(e) >= len(names) for e in edges):
+        return "", "story_edges, edge_types and genders disagree"
+    lines = [f'rel("{names[i]}", {t.replace("-", "_")}, "{names[j]}").' for (i, j), t in
+             zip(edges, types, strict=True)]  # fmt: skip
+    return "\n".join([*lines, f'query("{a}", "{b}").']) + "\n", ""

@@ -41,7 +41,10 @@ TEACHERS = {
 class RunConfig:
     """One distillation run, end to end. Saved as ``run_config.json`` in the run directory."""
 
-    task: str = field(metadata={"help": "gsm8k, stepgame, proofwriter, prontoqa or aqua"})
+    task: str = field(
+        metadata={"help": "gsm8k, stepgame, clutrr, proofwriter, prontoqa or aqua; several, "
+                  "comma-separated, train one student on all (proofwriter,prontoqa)"}
+    )  # fmt: skip
     out: str = field(metadata={"help": "run directory (resumes when it exists)"})
     teacher: str = field(default="", metadata={"help": "silver:gsm8k, silver:stepgame, ..."})
     data: str = field(default="../shared/data", metadata={"help": "the shared data folder"})
@@ -54,10 +57,20 @@ class RunConfig:
     timeout_s: float = field(default=2.0, metadata={"help": "solver limit per trace"})
 
 
-def teacher_for(cfg: RunConfig) -> str:
-    teacher = cfg.teacher or TEACHERS.get(cfg.task, "")
+def tasks_of(cfg: RunConfig) -> list[str]:
+    tasks = [t.strip() for t in cfg.task.split(",") if t.strip()]
+    if not tasks:
+        raise ValueError("no task given")
+    if len(tasks) > 1 and cfg.teacher:
+        raise ValueError("--teacher names one task's teacher; several tasks use their own")
+    return tasks
+
+
+def teacher_for(cfg: RunConfig, task: str | None = None) -> str:
+    task = task or cfg.task
+    teacher = cfg.teacher or TEACHERS.get(task, "")
     if not teacher:
-        raise ValueError(f"no default teacher for task {cfg.task!r}; pass --teacher")
+        raise ValueError(f"no default teacher for task {task!r}; pass --teacher")
     kind, _, rest = teacher.partition(":")
     if kind == "replay" and not Path(rest).is_absolute() and not Path(rest).exists():
         teacher = f"replay:{Path(cfg.data) / rest}"
@@ -65,7 +78,7 @@ def teacher_for(cfg: RunConfig) -> str:
 
 
 def stage_verify(cfg: RunConfig, out: Path) -> Path:
-    """Convert and verify every teacher record -> ``traces.jsonl``."""
+    """Convert and verify every teacher record (each task's teacher) -> ``traces.jsonl``."""
     from tqdm import tqdm
 
     from training.data import write_traces
@@ -74,12 +87,14 @@ def stage_verify(cfg: RunConfig, out: Path) -> Path:
     path = out / "traces.jsonl"
     if path.exists():
         return path
-    cands = candidates(teacher_for(cfg), Path(cfg.data), cfg.limit or None)
-    bar = tqdm(cands, desc="verify", unit="trace", file=sys.stderr, mininterval=2)
-    checked = check(bar, cfg.timeout_s)
-    checked = [c for c in checked if c.candidate.task == cfg.task]
-    if not checked:
-        raise ValueError(f"the teacher has no {cfg.task} records")
+    checked = []
+    for task in tasks_of(cfg):
+        cands = candidates(teacher_for(cfg, task), Path(cfg.data), cfg.limit or None)
+        bar = tqdm(cands, desc=f"verify {task}", unit="trace", file=sys.stderr, mininterval=2)
+        mine = [c for c in check(bar, cfg.timeout_s) if c.candidate.task == task]
+        if not mine:
+            raise ValueError(f"the teacher has no {task} records")
+        checked += mine
     write_traces(path, (c.trace() for c in checked))
     with atomic_write(out / "verify_summary.json") as f:
         json.dump(summary(checked), f, indent=2)
@@ -87,14 +102,21 @@ def stage_verify(cfg: RunConfig, out: Path) -> Path:
 
 
 def stage_select(cfg: RunConfig, out: Path, tokenizer: Any, max_tokens: int) -> tuple[Path, Path]:
-    """Dedupe, length-filter and split -> ``train.jsonl``, ``dev.jsonl``, ``dropped.jsonl``."""
+    """Dedupe, length-filter and split (each task by its own dev share) -> ``train.jsonl``,
+    ``dev.jsonl``, ``dropped.jsonl``."""
     from training.data import read_traces, select, write_traces
 
     train_p, dev_p = out / "train.jsonl", out / "dev.jsonl"
     if train_p.exists() and dev_p.exists():
         return train_p, dev_p
-    fraction = cfg.dev_fraction or DEV_FRACTIONS.get(cfg.task, DEV_FRACTION)
-    train, dev, dropped = select(read_traces(out / "traces.jsonl"), tokenizer, max_tokens, fraction)
+    traces = read_traces(out / "traces.jsonl")
+    train, dev, dropped = [], [], []
+    for task in tasks_of(cfg):
+        fraction = cfg.dev_fraction or DEV_FRACTIONS.get(task, DEV_FRACTION)
+        mine = [t for t in traces if t.task == task]
+        parts = select(mine, tokenizer, max_tokens, fraction)
+        for acc, part in zip((train, dev, dropped), parts, strict=True):
+            acc += part
     write_traces(out / "dropped.jsonl", dropped)
     write_traces(dev_p, dev)
     write_traces(train_p, train)  # last: its presence marks the stage done
@@ -177,7 +199,8 @@ def run(cfg: RunConfig, train_overrides: dict[str, Any] | None = None) -> dict[s
     )
     for k, v in (train_overrides or {}).items():
         setattr(tcfg, k, v)
-    print(f"== verify ({teacher_for(cfg)})", file=sys.stderr)
+    teachers = ", ".join(teacher_for(cfg, t) for t in tasks_of(cfg))
+    print(f"== verify ({teachers})", file=sys.stderr)
     stage_verify(cfg, out)
     print("== select (dedupe, length, split by group)", file=sys.stderr)
     tokenizer = AutoTokenizer.from_pretrained(tcfg.tokenizer or base_dir(cfg.student))

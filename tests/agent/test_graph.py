@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from agent import prompts
 from agent.api import Agent
 from agent.graph import AgentConfig, extract_program, syntax_ok
 from agent.records import FailureClass, Trace
@@ -298,4 +299,17 @@ def test_deductive_path_answers_with_the_proofwriter_library():
     agent = Agent(student, config=AgentConfig(task="deductive", exemplars=0))
     a = agent.ask("Bob is cold. Cold people are kind. Statement: Bob is kind.")
     assert (a.answer, a.grounded, a.trace.mode) == ("true", True, "deductive")
-    assert a.trace.prompt_id == "deductive@v1"
+    assert a.trace.prompt_id == "deductive@v2"
+
+
+@pytest.mark.parametrize(
+    "closing, expected", [("", "unknown"), ("closed_world.\n", "false")]
+)
+def test_a_closed_world_question_is_decided_by_the_program_it_gets(closing, expected):
+    # ProntoQA asks "true or false?": the student's program says closed_world. (the prompt
+    # asks for it when no "unknown" is offered) and what the theory does not prove is false.
+    program = "wumpus(max).\nquery_pos :- sour(max).\nquery_neg :- -sour(max).\n" + closing
+    agent = Agent(Scripted([program]), config=AgentConfig(task="deductive", exemplars=0))
+    a = agent.ask("Max is a wumpus. Is the following statement true or false? Max is sour.")
+    assert (a.answer, a.grounded) == (expected, True)
+    assert "closed_world." in prompts.load("deductive").system

@@ -38,9 +38,9 @@ def test_gsm8k_silver_run_writes_each_stage_and_resumes(tmp_path, tiny_model_dir
 
 
 @needs_shared
-def test_proofwriter_replay_run_from_the_command_line(tmp_path, tiny_model_dir):
+def test_one_deductive_student_for_both_replays_from_the_command_line(tmp_path, tiny_model_dir):
     cmd = [
-        sys.executable, "-m", "nesy.cli", "distill", "run", "--task", "proofwriter",
+        sys.executable, "-m", "nesy.cli", "distill", "run", "--task", "proofwriter,prontoqa",
         "--data", str(SHARED), "--student", str(tiny_model_dir), "--out", str(tmp_path / "pw"),
         "--limit", "24", "--dev-fraction", "0.3", "--eval-items", "2",
         "--max-steps", "1", "--batch-size", "1", "--grad-accum", "1", "--no-bf16",
@@ -52,12 +52,19 @@ def test_proofwriter_replay_run_from_the_command_line(tmp_path, tiny_model_dir):
     result = json.loads(r.stdout.strip().splitlines()[-1])
     assert result["items"] >= 1
     traces = read_traces(tmp_path / "pw" / "traces.jsonl")
-    assert {t.mode for t in traces} == {"deductive"} and {t.task for t in traces} == {"proofwriter"}
+    assert {t.mode for t in traces} == {"deductive"}
+    assert {t.task for t in traces} == {"proofwriter", "prontoqa"}  # each task's own teacher
     train = read_traces(tmp_path / "pw" / "train.jsonl")
     dev = read_traces(tmp_path / "pw" / "dev.jsonl")
     assert not {t.group for t in train} & {t.group for t in dev}  # a context stays on one side
+    assert {t.task for t in dev} == {"proofwriter", "prontoqa"}
     card = json.loads((tmp_path / "pw" / "model" / "model_card.json").read_text())
-    assert any("ProofWriter" in f["path"] for f in card["train_files"])
+    assert {"ProofWriter", "ProntoQA"} <= {w for f in card["train_files"] for w in
+                                          ("ProofWriter", "ProntoQA") if w in f["path"]}
+    # --teacher names one teacher: with two tasks it is a clear error
+    r = subprocess.run([*cmd[:-2], "--teacher", "silver:gsm8k"], capture_output=True, text=True,
+                       env=env, timeout=120)  # fmt: skip
+    assert r.returncode == 2 and "several tasks use their own" in r.stderr
 
 
 def test_a_test_set_teacher_and_a_missing_file_are_clear_errors(tmp_path):

@@ -115,6 +115,29 @@ def test_synth_kinship_stories_are_answered_by_kinship_lp_from_their_own_facts()
         assert t.question.count("\n") == 1 and t.question.endswith("?")
     again = [c.candidate.program for c in check(candidates("synth:kinship", limit=27))]
     assert again == [c.candidate.program for c in checked]  # seeded: the same corpus
+    # two links now and then told as one ("his grandfather", "the son of X's sister")
+    assert any(re.search(r", (grand\w+|uncle|aunt|nephew|niece), ", c.candidate.program)
+               for c in kept)  # fmt: skip
+
+
+@needs_shared
+def test_silver_clutrr_states_each_proof_edge_with_the_storys_names():
+    checked = check(candidates("silver:clutrr", SHARED, limit=60))
+    kept = [c.trace() for c in checked if c.kept]
+    assert len(kept) >= 50  # the rest: the same facts as an earlier row, or kinship.lp's ceiling
+    for t in kept:
+        assert t.provenance.licence.startswith("CC BY-NC")  # never ships (training.ship)
+        names = set(re.findall(r"\[([^\]]+)\]", t.question))
+        assert set(re.findall(r'"([^"]+)"', t.program)) <= names
+        assert t.program.count("query(") == 1 and t.difficulty in (2, 3)
+    assert {c.reason for c in checked} <= {None, "duplicate", "wrong_answer"}
+
+
+def test_silver_clutrr_never_reads_the_test_file(tmp_path):
+    (tmp_path / "clutrr").mkdir()
+    (tmp_path / "clutrr" / "gen_train23_test.jsonl").write_text("{}\n")
+    with pytest.raises(TeacherError, match="no CLUTRR file"):
+        list(candidates("silver:clutrr", tmp_path))
 
 
 @needs_shared
@@ -134,3 +157,6 @@ def test_a_deductive_students_dev_split_is_the_benchs_holdout(task):
     assert len(dev) >= 100  # enough to measure (the old 5% left 9 items)
     # questions on one context share their words, not their programs: none merged away
     assert len(train) + len(dev) == len(traces) - sum(t.kept is False for t in traces)
+    # ProntoQA is closed-world and its programs say so; ProofWriter's answer "unknown" too
+    closed = {"closed_world." in t.program for t in train + dev}
+    assert closed == {task == "prontoqa"}
