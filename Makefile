@@ -71,6 +71,13 @@ demo: setup
 	  'J and D are in a horizontal line with J on the left.' \
 	  'H is on the right side of D.' \
 	  'What is the relation of the agent J to the agent H?')"
+	@echo "== agent: a kinship question: the shipped asp adapter writes rel/3 facts, kinship.lp composes them"
+	$(NESY) ask --task kinship --max-repairs 1 --max-new-tokens 128 "$$(printf '%s\n%s' \
+	  "[Ann] is [Bob]'s mother. [Carl] is the father of [Ann]." 'Who is Carl to Bob?')"
+	@echo "== agent: a deductive question: the shipped deductive adapter writes facts and rules, proofwriter.lp decides"
+	$(NESY) ask --task deductive --max-repairs 1 --max-new-tokens 192 "$$(printf '%s\n%s' \
+	  'Bob is cold. If someone is cold then they are kind.' \
+	  'Based on the above information, is the following statement true, false, or unknown? Bob is kind.')"
 	@if [ -d $(SHARED)/gsm8k ]; then \
 	  echo "== distill: GSM8K-train solutions as programs, verified (kept / rejected and why)"; \
 	  $(NESY) distill verify --teacher silver:gsm8k --data $(SHARED) --limit 200; \

@@ -49,19 +49,41 @@ def test_missing_package_names_the_install_command(monkeypatch):
         st.default_gguf()
 
 
-def test_the_shipped_spatial_skill_writes_facts_for_spatial_lp(home):
-    """The packaged default with its shipped adapter, on a story of its own (not a data
-    item): the spatial mode's facts are solved by the rule library."""
+# One question of our own per skill (not a data item), and the answer its rule library
+# must give from the facts the shipped adapter writes.
+SKILL_QUESTIONS = {
+    "spatial": (
+        "spatial",
+        "J and D are in a horizontal line with J on the left.\n"
+        "H is on the right side of D.\n"
+        "What is the relation of the agent J to the agent H?",
+        "left",
+    ),
+    "asp": (
+        "kinship",
+        "[Ann] is [Bob]'s mother. [Carl] is the father of [Ann].\nWho is Carl to Bob?",
+        "grandfather",
+    ),
+    "deductive": (
+        "deductive",
+        "Bob is cold. If someone is cold then they are kind.\nBased on the above "
+        "information, is the following statement true, false, or unknown? Bob is kind.",
+        "true",
+    ),
+}
+
+
+@pytest.mark.parametrize("mode", sorted(SKILL_QUESTIONS))
+def test_each_shipped_skill_writes_what_its_rule_library_solves(home, mode):
+    """The packaged default with its shipped adapter for the mode: the facts it writes are
+    solved by the mode's rule library to the right answer."""
     from agent.api import Agent
     from agent.students import skills
 
-    if "spatial" not in skills.shipped():
-        pytest.skip("no spatial skill shipped")
-    agent = Agent.load("default", max_repairs=1, max_new_tokens=128)
-    story = (
-        "J and D are in a horizontal line with J on the left.\n"
-        "H is on the right side of D.\n"
-        "What is the relation of the agent J to the agent H?"
-    )
-    answer = agent.ask(story, task="spatial")
-    assert answer.grounded and answer.answer == "left", answer.trace.attempts[-1]
+    if mode not in skills.shipped():
+        pytest.skip(f"no {mode} skill shipped")
+    task, question, expected = SKILL_QUESTIONS[mode]
+    agent = Agent.load("default", max_repairs=1, max_new_tokens=192)
+    answer = agent.ask(question, task=task)
+    assert answer.trace.mode == mode
+    assert answer.grounded and answer.answer == expected, answer.trace.attempts[-1]
