@@ -208,14 +208,16 @@ def sentence(rng: random.Random, x: Person, cls: str, y: Person) -> tuple[str, s
     if rng.random() < 0.5:
         x, y, cls = y, x, INVERSE[cls]
     r = NAMES[(cls, y.gender)]
-    templates = TEMPLATES
+    templates: tuple[str, ...] = TEMPLATES
     if cls == "sibling" and x.gender == y.gender and rng.random() < 0.4:
         templates = PAIRS
     text = rng.choice(templates).format(**words(rng, x, y), r=r, rs=r + "s")
     return text, f'rel("{x.name}", {r}, "{y.name}").'
 
 
-def fused(rng: random.Random, x: Person, c0: str, mid: Person, c1: str, y: Person) -> tuple[str, str]:
+def fused(
+    rng: random.Random, x: Person, c0: str, mid: Person, c1: str, y: Person
+) -> tuple[str, str]:
     """One sentence for two links (y is mid's c1, mid is x's c0) that leaves mid unnamed."""
     r = GRAND[(FUSE[(c0, c1)], y.gender)]
     text = rng.choice(FUSED).format(
@@ -235,7 +237,8 @@ def words(rng: random.Random, x: Person, y: Person) -> dict[str, str]:
 
 def tell(rng: random.Random, steps: list[tuple[Person, str, Person]]) -> list[tuple[str, str]]:
     """The path's sentences: one per link, but now and then two links in one (``fused``)."""
-    told, i = [], 0
+    told: list[tuple[str, str]] = []
+    i = 0
     while i < len(steps):
         x, c0, mid = steps[i]
         if i + 1 < len(steps) and (c0, steps[i + 1][1]) in FUSE and rng.random() < 0.35:
@@ -329,9 +332,7 @@ def candidates(
 CLUTRR_SOURCE = "clutrr/gen_train23_validation.jsonl"
 
 
-def clutrr_candidates(
-    data: Path, limit: int | None, provenance: Any
-) -> Iterator[dict[str, Any]]:
+def clutrr_candidates(data: Path, limit: int | None, provenance: Any) -> Iterator[dict[str, Any]]:
     """CLUTRR's train/dev rows as ``Candidate`` keyword arguments: the facts of the row's own
     proof, its target as gold (the verifier keeps a row when kinship.lp derives it)."""
     from bench.tasks.clutrr import TASK

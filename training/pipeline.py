@@ -110,7 +110,9 @@ def stage_select(cfg: RunConfig, out: Path, tokenizer: Any, max_tokens: int) -> 
     if train_p.exists() and dev_p.exists():
         return train_p, dev_p
     traces = read_traces(out / "traces.jsonl")
-    train, dev, dropped = [], [], []
+    train: list[Any] = []
+    dev: list[Any] = []
+    dropped: list[Any] = []
     for task in tasks_of(cfg):
         fraction = cfg.dev_fraction or DEV_FRACTIONS.get(task, DEV_FRACTION)
         mine = [t for t in traces if t.task == task]

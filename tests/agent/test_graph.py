@@ -302,9 +302,7 @@ def test_deductive_path_answers_with_the_proofwriter_library():
     assert a.trace.prompt_id == "deductive@v2"
 
 
-@pytest.mark.parametrize(
-    "closing, expected", [("", "unknown"), ("closed_world.\n", "false")]
-)
+@pytest.mark.parametrize("closing, expected", [("", "unknown"), ("closed_world.\n", "false")])
 def test_a_closed_world_question_is_decided_by_the_program_it_gets(closing, expected):
     # ProntoQA asks "true or false?": the student's program says closed_world. (the prompt
     # asks for it when no "unknown" is offered) and what the theory does not prove is false.

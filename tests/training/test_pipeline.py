@@ -59,8 +59,9 @@ def test_one_deductive_student_for_both_replays_from_the_command_line(tmp_path, 
     assert not {t.group for t in train} & {t.group for t in dev}  # a context stays on one side
     assert {t.task for t in dev} == {"proofwriter", "prontoqa"}
     card = json.loads((tmp_path / "pw" / "model" / "model_card.json").read_text())
-    assert {"ProofWriter", "ProntoQA"} <= {w for f in card["train_files"] for w in
-                                          ("ProofWriter", "ProntoQA") if w in f["path"]}
+    assert {"ProofWriter", "ProntoQA"} <= {
+        w for f in card["train_files"] for w in ("ProofWriter", "ProntoQA") if w in f["path"]
+    }
     # --teacher names one teacher: with two tasks it is a clear error
     r = subprocess.run([*cmd[:-2], "--teacher", "silver:gsm8k"], capture_output=True, text=True,
                        env=env, timeout=120)  # fmt: skip
