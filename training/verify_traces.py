@@ -126,12 +126,8 @@ def candidates(
     elif kind == "silver" and rest == "stepgame":
         from training import stepgame
 
-        if data is None:
-            raise TeacherError(f"{teacher} needs --data (the folder with {stepgame.SOURCE})")
-        path = Path(data) / stepgame.SOURCE
-        if not path.is_file():
-            raise TeacherError(f"no StepGame file at {path}")
-        for fields in stepgame.candidates(Path(data), limit, provenance(teacher, path)):
+        root, path = _data_file(teacher, data, stepgame.SOURCE, "StepGame")
+        for fields in stepgame.candidates(root, limit, provenance(teacher, path)):
             yield Candidate(**fields)
     elif kind == "synth" and rest == "kinship":
         from training import kinship
@@ -142,12 +138,8 @@ def candidates(
     elif kind == "silver" and rest == "clutrr":
         from training import kinship
 
-        if data is None:
-            raise TeacherError(f"{teacher} needs --data (the folder with {kinship.CLUTRR_SOURCE})")
-        path = Path(data) / kinship.CLUTRR_SOURCE
-        if not path.is_file():
-            raise TeacherError(f"no CLUTRR file at {path}")
-        for fields in kinship.clutrr_candidates(Path(data), limit, provenance(teacher, path)):
+        root, path = _data_file(teacher, data, kinship.CLUTRR_SOURCE, "CLUTRR")
+        for fields in kinship.clutrr_candidates(root, limit, provenance(teacher, path)):
             yield Candidate(**fields)
     elif kind == "replay" and rest:
         yield from _replay(Path(rest).expanduser(), limit)
@@ -156,6 +148,16 @@ def candidates(
             f"unknown teacher {teacher!r}; use silver:gsm8k, socratic:gsm8k, silver:stepgame, "
             "synth:kinship, silver:clutrr or replay:FILE"
         )
+
+
+def _data_file(teacher: str, data: Path | None, source: str, what: str) -> tuple[Path, Path]:
+    """(the data folder, ``data/source``), or the error that says what is missing."""
+    if data is None:
+        raise TeacherError(f"{teacher} needs --data (the folder with {source})")
+    path = Path(data) / source
+    if not path.is_file():
+        raise TeacherError(f"no {what} file at {path}")
+    return Path(data), path
 
 
 def _silver_gsm8k(data: Path, limit: int | None, socratic: bool = False) -> Iterator[Candidate]:
