@@ -8,8 +8,8 @@ either direction ("[Ann] is [Bob]'s mother" or "[Bob] is [Ann]'s son"), in CLUTR
 "the son of [X]'s sister", the middle person unnamed), two same-gender siblings as "[A] and
 [B] are sisters", a name a sentence later ("... his wife. Her name is [C]."); adjacent
 sentences are sometimes swapped, and unrelated sentences about other family members are
-mixed in as distractors. The student's program is one ``rel/3`` fact per stated link plus the query;
-the gold relation is what ``agent/rules/kinship.lp`` derives from those facts, kept only
+mixed in as distractors. The student's program is one ``rel/3`` fact per sentence plus the
+query; the gold relation is what ``agent/rules/kinship.lp`` derives from those facts, kept only
 when it derives exactly one CLUTRR label.
 
     nesy distill verify --teacher synth:kinship --limit 2000
@@ -122,7 +122,6 @@ DISTRACTORS = (
     "[{z}] makes the best apple pie in town.",
     "[{z}] goes running every morning.",
 )
-TEMPLATE_COUNT = len(TEMPLATES) + len(FUSED) + len(PAIRS)
 
 
 @dataclass
@@ -341,10 +340,11 @@ def clutrr_candidates(data: Path, limit: int | None, provenance: Any) -> Iterato
     for n, (line, row) in enumerate(TASK.rows(path)):
         if limit is not None and n >= limit:
             return
-        item, (facts, why) = None, ("", str(row))
+        item, facts, why = None, "", str(row)
         if isinstance(row, dict):
             try:
-                item, (facts, why) = TASK.parse(row, line), _clutrr_facts(row)
+                item = TASK.parse(row, line)
+                facts, why = _clutrr_facts(row, item.meta["query"]), ""
             except (KeyError, ValueError, SyntaxError) as exc:
                 why = f"line {line}: {exc}"
         yield {
@@ -363,19 +363,17 @@ def clutrr_candidates(data: Path, limit: int | None, provenance: Any) -> Iterato
         }
 
 
-def _clutrr_facts(row: dict[str, Any]) -> tuple[str, str]:
-    """(program, "") or ("", why not)."""
+def _clutrr_facts(row: dict[str, Any], query: list[str]) -> str:
+    """The program: one fact per proof edge, then the query (ValueError when the proof
+    fields are unreadable or disagree)."""
     import ast
 
-    try:
-        names = [g.split(":")[0] for g in str(row["genders"]).split(",")]
-        edges = ast.literal_eval(str(row["story_edges"]))
-        types = ast.literal_eval(str(row["edge_types"]))
-        a, b = ast.literal_eval(str(row["query"]))
-    except (KeyError, ValueError, SyntaxError) as exc:
-        return "", f"unreadable proof fields: {exc}"
+    names = [g.split(":")[0] for g in str(row["genders"]).split(",")]
+    edges = ast.literal_eval(str(row["story_edges"]))
+    types = ast.literal_eval(str(row["edge_types"]))
     if len(edges) != len(types) or any(max(e) >= len(names) for e in edges):
-        return "", "story_edges, edge_types and genders disagree"
+        raise ValueError("story_edges, edge_types and genders disagree")
     lines = [f'rel("{names[i]}", {t.replace("-", "_")}, "{names[j]}").' for (i, j), t in
              zip(edges, types, strict=True)]  # fmt: skip
-    return "\n".join([*lines, f'query("{a}", "{b}").']) + "\n", ""
+    a, b = query
+    return "\n".join([*lines, f'query("{a}", "{b}").']) + "\n"

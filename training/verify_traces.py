@@ -120,9 +120,10 @@ def candidates(
     """The candidates a teacher spec names."""
     kind, _, rest = teacher.partition(":")
     if kind in ("silver", "socratic") and rest == "gsm8k":
-        if data is None:
-            raise TeacherError(f"{teacher} needs --data (the folder with gsm8k/train.jsonl)")
-        yield from _silver_gsm8k(Path(data), limit, socratic=kind == "socratic")
+        from training.exemplars import SOURCE
+
+        _, path = _data_file(teacher, data, SOURCE, "GSM8K train")
+        yield from _silver_gsm8k(path, limit, socratic=kind == "socratic")
     elif kind == "silver" and rest == "stepgame":
         from training import stepgame
 
@@ -160,14 +161,11 @@ def _data_file(teacher: str, data: Path | None, source: str, what: str) -> tuple
     return Path(data), path
 
 
-def _silver_gsm8k(data: Path, limit: int | None, socratic: bool = False) -> Iterator[Candidate]:
-    """GSM8K train's solutions as PaD programs, or (``socratic``) as a plan of steps with
-    the program, each step's result checked against the solution's annotation."""
-    from training.exemplars import SOURCE, silver_program, step_check
+def _silver_gsm8k(path: Path, limit: int | None, socratic: bool = False) -> Iterator[Candidate]:
+    """GSM8K train's solutions (``path``) as PaD programs, or (``socratic``) as a plan of
+    steps with the program, each step's result checked against the solution's annotation."""
+    from training.exemplars import silver_program, step_check
 
-    path = data / SOURCE
-    if not path.is_file():
-        raise TeacherError(f"no GSM8K train file at {path}")
     source = "socratic:gsm8k" if socratic else "silver:gsm8k"
     prov = provenance(source, path)
     with open(path) as f:
