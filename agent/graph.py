@@ -22,7 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated, Any, TypedDict
 
-from agent import render, verify
+from agent import render, theory, verify
 from agent.config import AgentConfig
 from agent.modes import MODE_SPECS, MODES, TASK_ANSWER_TYPES, TASK_MODES, ModeSpec, rule_library
 from agent.normalize import normalize
@@ -76,6 +76,7 @@ def _generate(
     seed: int = 0,
     language: str | None = None,
     skill: str | None = None,
+    max_new_tokens: int | None = None,
 ) -> list[Any]:
     """One batched model call. ``skill``: the mode whose adapter should write the reply,
     for a student that has per-mode adapters (the packaged default); others ignore it."""
@@ -89,7 +90,7 @@ def _generate(
     return list(
         ctx.student.generate(
             messages * n if n > 1 else messages,
-            max_new_tokens=ctx.cfg.max_new_tokens,
+            max_new_tokens=min(ctx.cfg.max_new_tokens, max_new_tokens or ctx.cfg.max_new_tokens),
             temperature=temperature,
             seed=seed,
             stop=stop,
@@ -148,6 +149,8 @@ def formulate(state: State, ctx: Context) -> State:
     mode = state["mode"]
     spec = MODE_SPECS[mode]
     prompt_id = render.template_id(mode)
+    if spec.per_sentence:
+        return _formulate_sentences(state, ctx, t0, prompt_id)
     messages = render.formulate_messages(
         mode, state["question"], state.get("exemplars", ""), state.get("sub_questions") or ()
     )
@@ -194,6 +197,80 @@ def formulate(state: State, ctx: Context) -> State:
     }
 
 
+SENTENCE_TOKENS = 96  # a clause for one sentence; a reply that runs on is cut here
+
+
+def _formulate_sentences(state: State, ctx: Context, t0: float, prompt_id: str) -> State:
+    """The per-sentence form (``agent.theory``): every sentence of the theory and the
+    statement in one batched call, replies that are no clause (the statement: no ground
+    literal) resampled, then one program assembled from the translations."""
+    mode = state["mode"]
+    spec = MODE_SPECS[mode]
+    th = theory.split(state["question"], by_line=spec.per_sentence == "line")
+    units = th.units
+    messages = [render.formulate_messages(mode, u, state.get("exemplars", "")) for u in units]
+    k = max(1, ctx.cfg.vote_k)
+    programs, raw, attempts, ptok, ctok = [], [], [], 0, 0
+
+    def call(todo: list[int], temperature: float, seed: int) -> list[Any]:
+        nonlocal ptok, ctok
+        outs = _generate(
+            ctx,
+            [messages[i] for i in todo],
+            temperature=temperature,
+            seed=seed,
+            language=spec.language,
+            skill=mode,
+            max_new_tokens=SENTENCE_TOKENS,
+        )
+        ptok += sum(g.prompt_tokens for g in outs)
+        ctok += sum(g.completion_tokens for g in outs)
+        return outs
+
+    for sample in range(k):
+        texts = [
+            g.text
+            for g in call(
+                list(range(len(units))),
+                ctx.cfg.vote_temperature if k > 1 else 0.0,
+                ctx.cfg.seed + sample,
+            )
+        ]
+        for retry in range(ctx.cfg.syntax_retries):
+            bad = [
+                i
+                for i, t in enumerate(texts)
+                if not theory.clause_ok(
+                    extract_program(t, spec.language),
+                    statement=spec.per_sentence == "statement" and i == len(units) - 1,
+                )
+            ]
+            if not bad:
+                break
+            seed = ctx.cfg.seed + 1000 * (sample + 1) + retry
+            for i, g in zip(bad, call(bad, 0.8, seed), strict=True):
+                texts[i] = g.text
+        clauses = [extract_program(t, spec.language).strip() for t in texts]
+        programs.append(theory.assemble(th, clauses, judge=spec.per_sentence == "statement"))
+        raw.append("\n".join(texts))
+        attempts += [
+            _attempt("formulate", prompt_id, m, t, c)
+            for m, t, c in zip(messages, texts, clauses, strict=True)
+        ]
+    return {
+        "programs": programs,
+        "raw_outputs": raw,
+        "attempts": attempts,
+        "prompt_id": prompt_id,
+        "prompt_tokens": ptok,
+        "completion_tokens": ctok,
+        "steps": [
+            _step("formulate", t0, program=p, solver=spec.solver, text=f"{len(units)} sentences")
+            for p in programs
+        ],
+    }
+
+
 def run_solver(state: State, ctx: Context) -> State:
     t0 = time.perf_counter()
     spec = MODE_SPECS[state["mode"]]
@@ -230,6 +307,8 @@ def _usable(state: State) -> list[bool]:
 def after_solve(state: State, ctx: Context) -> str:
     if any(_usable(state)):
         return "answer"
+    if MODE_SPECS[state["mode"]].per_sentence:
+        return "fallback"  # each sentence was checked and resampled in formulate already
     if state.get("repairs", 0) < ctx.cfg.max_repairs and _budget_left(ctx, state):
         return "repair"
     return "fallback"

@@ -27,6 +27,11 @@ class ModeSpec:
     rules: str | None = None
     answer_type: AnswerType = "number"
     repair: str = "repair_python"
+    # The student translates the question a unit at a time (``agent.theory``), in one
+    # batched call, and the graph assembles the program; else it writes the whole program.
+    # "statement": sentences, the last judged true/false/unknown (query lines built from its
+    # literal); "line": a unit per line, the question's clause kept as written.
+    per_sentence: str = ""
 
 
 MODE_SPECS: dict[str, ModeSpec] = {
@@ -36,20 +41,28 @@ MODE_SPECS: dict[str, ModeSpec] = {
         "asp_kinship", "asp", "prolog", rules="kinship.lp", answer_type="label", repair="repair_asp"
     ),
     "spatial": ModeSpec(
-        "asp_spatial", "asp", "prolog", rules="spatial.lp", answer_type="label", repair="repair_asp"
+        "asp_spatial_line",
+        "asp",
+        "prolog",
+        rules="spatial.lp",
+        answer_type="label",
+        repair="repair_asp",
+        per_sentence="line",
     ),
     "prolog": ModeSpec("prolog", "prolog", "prolog", answer_type="label", repair="repair_prolog"),
     "direct": ModeSpec("direct", None, "", answer_type="number"),
     # Logic-LM's form for ProofWriter/ProntoQA: facts and rules for proofwriter.lp, which
     # answers true/false/unknown (open world) or true/false (closed_world.). Replay and
-    # verification of the recorded GPT-4 programs use it, and so does the student.
+    # verification of the recorded GPT-4 programs use it; the student writes it a sentence
+    # at a time.
     "deductive": ModeSpec(
-        "deductive",
+        "deductive_sentence",
         "asp",
         "prolog",
         rules="proofwriter.lp",
         answer_type="label",
         repair="repair_asp",
+        per_sentence="statement",
     ),
 }
 TASK_MODES = {"math": "pad", "kinship": "asp", "deductive": "deductive", "spatial": "spatial"}

@@ -219,11 +219,16 @@ def choose(value: Any, options: dict[str, str]) -> str | None:
     return best
 
 
-def logiclm_facts(raw_program: str, closed_world: bool) -> str:
-    """A Logic-LM ProofWriter/ProntoQA program as facts for ``proofwriter.lp``."""
+def logiclm_facts(raw_program: str, closed_world: bool, question: str = "") -> str:
+    """A Logic-LM ProofWriter/ProntoQA program as facts for ``proofwriter.lp``; with the
+    ``question`` (context, then the asking line), clauses written without their sentence
+    (ProntoQA's) get it from the context's sentences, in order."""
+    from agent import theory
     from agent.logiclm import to_asp
 
-    return to_asp(raw_program) + ("closed_world.\n" if closed_world else "")
+    th = theory.split(question) if question.strip() else None
+    facts = to_asp(raw_program, th.sentences, th.statement) if th else to_asp(raw_program)
+    return facts + ("closed_world.\n" if closed_world else "")
 
 
 def llm_asp_facts(output: str, query: tuple[str, str]) -> str:

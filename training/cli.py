@@ -69,7 +69,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     cfg = RunConfig(
         task=args.task, out=str(args.out), teacher=args.teacher or "", data=str(args.data),
         student=args.student, limit=args.limit or 0, dev_fraction=args.dev_fraction,
-        eval_items=args.eval_items,
+        max_difficulty=args.max_difficulty or 0, eval_items=args.eval_items,
     )  # fmt: skip
     try:
         result = run(cfg, _train_overrides(args))
@@ -149,6 +149,10 @@ def add_parser(sub: Any, positive: Any) -> None:
     q.add_argument(
         "--dev-fraction", type=float, default=0.0,
         help="share of groups in dev (default: 0.3 for proofwriter/prontoqa, else 0.05)",
+    )  # fmt: skip
+    q.add_argument(
+        "--max-difficulty", type=positive(int),
+        help="train on traces up to this difficulty (StepGame hops, CLUTRR chain length)",
     )  # fmt: skip
     q.add_argument("--eval-items", type=positive(int), default=100, help="dev items to score")
     q.add_argument("--train-config", help="training settings (a train_config.json)")

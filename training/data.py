@@ -16,7 +16,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from agent import render
+from agent import render, theory
 from agent.modes import MODE_SPECS
 from solvers.files import atomic_write
 from solvers.records import Record
@@ -111,10 +111,16 @@ def turns(
 ) -> list[tuple[render.Messages, str, str]]:
     """What the student learns from a trace, as (messages, prefill, reply) per graph node:
     the formulate node's program; for a Socratic trace also the decompose node's plan (its
-    ``Step:`` lines), and the program written from that plan."""
+    ``Step:`` lines), and the program written from that plan. A per-sentence mode's trace
+    (``deductive``) teaches one example per sentence its program's comments name."""
     language = MODE_SPECS[trace.mode].language
-    program = without_comments(trace.program, language) if strip_comments else trace.program
     fence = f"```{language}\n"
+    if MODE_SPECS[trace.mode].per_sentence:  # one example per sentence (agent.theory)
+        return [
+            (render.formulate_messages(trace.mode, sentence, exemplars), fence, f"{fence}{c}\n```")
+            for sentence, c in theory.pairs(trace.program)
+        ]
+    program = without_comments(trace.program, language) if strip_comments else trace.program
     reply = f"{fence}{program.strip()}\n```"
     if trace.mode == "socratic" and trace.steps:
         return [

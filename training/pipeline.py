@@ -53,6 +53,9 @@ class RunConfig:
     dev_fraction: float = field(
         default=0.0, metadata={"help": "share of groups in dev (0: the task's, DEV_FRACTIONS)"}
     )
+    max_difficulty: int = field(
+        default=0, metadata={"help": "keep traces up to this difficulty (hops, ...; 0 = all)"}
+    )
     eval_items: int = field(default=100, metadata={"help": "dev items the final eval runs"})
     timeout_s: float = field(default=2.0, metadata={"help": "solver limit per trace"})
 
@@ -101,6 +104,10 @@ def stage_verify(cfg: RunConfig, out: Path) -> Path:
     return path
 
 
+def within(cfg: RunConfig, difficulty: int | None) -> bool:
+    return not cfg.max_difficulty or difficulty is None or difficulty <= cfg.max_difficulty
+
+
 def stage_select(cfg: RunConfig, out: Path, tokenizer: Any, max_tokens: int) -> tuple[Path, Path]:
     """Dedupe, length-filter and split (each task by its own dev share) -> ``train.jsonl``,
     ``dev.jsonl``, ``dropped.jsonl``."""
@@ -115,7 +122,7 @@ def stage_select(cfg: RunConfig, out: Path, tokenizer: Any, max_tokens: int) -> 
     dropped: list[Any] = []
     for task in tasks_of(cfg):
         fraction = cfg.dev_fraction or DEV_FRACTIONS.get(task, DEV_FRACTION)
-        mine = [t for t in traces if t.task == task]
+        mine = [t for t in traces if t.task == task and within(cfg, t.difficulty)]
         parts = select(mine, tokenizer, max_tokens, fraction)
         for acc, part in zip((train, dev, dropped), parts, strict=True):
             acc += part
@@ -146,7 +153,8 @@ def evaluate(
 
     from tqdm import tqdm
 
-    from agent import render, verify
+    from agent import render, theory, verify
+    from agent.graph import SENTENCE_TOKENS
     from agent.modes import MODE_SPECS
     from agent.students import load_student
     from training.data import messages, read_traces
@@ -161,12 +169,30 @@ def evaluate(
     bar = tqdm(total=len(traces), desc="eval", unit="item", file=sys.stderr, mininterval=2)
     for start in range(0, len(traces), batch_size):
         chunk = traces[start : start + batch_size]
-        prompts: list[Any] = [
-            render.with_prefill(messages(t), MODE_SPECS[t.mode].language) for t in chunk
+        # A per-sentence mode's item is one prompt per sentence (agent.theory), assembled.
+        kinds = [MODE_SPECS[t.mode].per_sentence for t in chunk]
+        theories = [
+            theory.split(t.question, by_line=k == "line") if k else None
+            for t, k in zip(chunk, kinds, strict=True)
         ]
-        outs = student.generate(prompts, max_new_tokens=max_new_tokens, stop=render.STOP)
-        for t, g in zip(chunk, outs, strict=True):
-            program = render.extract_program(g.text, MODE_SPECS[t.mode].language)
+        prompts: list[Any] = [
+            render.with_prefill(m, MODE_SPECS[t.mode].language)
+            for t, th in zip(chunk, theories, strict=True)
+            for m in (
+                [render.formulate_messages(t.mode, u) for u in th.units] if th else [messages(t)]
+            )
+        ]
+        budget = SENTENCE_TOKENS if all(theories) else max_new_tokens
+        outs = iter(student.generate(prompts, max_new_tokens=budget, stop=render.STOP))
+        for t, th, kind in zip(chunk, theories, kinds, strict=True):
+            language = MODE_SPECS[t.mode].language
+            texts = [
+                render.extract_program(next(outs).text, language).strip()
+                for _ in (th.units if th else [t])
+            ]
+            program = (
+                theory.assemble(th, texts, judge=kind == "statement") if th else texts[0] + "\n"
+            )
             v = verify.run(t.mode, [program], t.gold, timeout_s=timeout_s)
             correct += bool(v.verified)
             ran += v.grounded

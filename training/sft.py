@@ -166,8 +166,9 @@ def load_model(cfg: TrainConfig) -> tuple[Any, Any]:
 
 
 def examples(path: str, tokenizer: Any, cfg: TrainConfig, limit: int | None = None) -> list[Any]:
-    """Tokenized examples of the kept traces in ``path``. With ``exemplars``, each prompt
-    carries that many shipped KB exemplars, never the example's own item nor a dev item."""
+    """Tokenized examples of the kept traces in ``path``, each distinct one once. With
+    ``exemplars``, each prompt carries that many shipped KB exemplars, never the example's
+    own item nor a dev item."""
     from agent.render import exemplar_block
     from training.data import read_traces, shots_for, tokenize_examples
 
@@ -180,13 +181,15 @@ def examples(path: str, tokenizer: Any, cfg: TrainConfig, limit: int | None = No
         pool = exemplars()
         if cfg.dev:
             exclude = {t.item_id for t in read_traces(cfg.dev)}
-    out = []
+    out, seen = [], set()
     for t in traces:
         shots = ""
         if cfg.exemplars:
             shots = exemplar_block(shots_for(t, pool, cfg.exemplars, exclude), "python")
         for ex in tokenize_examples(t, tokenizer, shots, cfg.strip_comments):
-            if len(ex["input_ids"]) <= cfg.max_tokens:
+            key = tuple(ex["input_ids"])  # questions on one context share their sentences
+            if len(ex["input_ids"]) <= cfg.max_tokens and key not in seen:
+                seen.add(key)
                 out.append(ex)
     return out
 

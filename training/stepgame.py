@@ -63,8 +63,9 @@ def learn_templates(items: Iterable[Any]) -> dict[str, str]:
 
 
 def parse_story(item: Any, templates: dict[str, str]) -> tuple[str, list[str]]:
-    """ASP facts for ``agent/rules/spatial.lp`` and the templates of the sentences not
-    understood."""
+    """ASP facts for ``agent/rules/spatial.lp``, each with its story line as a comment (the
+    per-line student trains on those pairs, ``agent.theory``), and the templates of the
+    sentences not understood."""
     lines, unknown = [], []
     for sentence in item.meta["story"]:
         text, agents = template(sentence)
@@ -72,10 +73,11 @@ def parse_story(item: Any, templates: dict[str, str]) -> tuple[str, list[str]]:
         if relation is None or len(agents) != 2:
             unknown.append(text)
             continue
-        lines.append(f'rel("{agents[0]}", {relation.replace("-", "_")}, "{agents[1]}").')
+        fact = f'rel("{agents[0]}", {relation.replace("-", "_")}, "{agents[1]}").'
+        lines.append(f"{fact}  % {' '.join(sentence.split())}")
     pair = query_agents(item.meta["query"])
     if pair:
-        lines.append(f'query("{pair[0]}", "{pair[1]}").')
+        lines.append(f'query("{pair[0]}", "{pair[1]}").  % {" ".join(item.meta["query"].split())}')
     return "\n".join(lines) + "\n", unknown
 
 

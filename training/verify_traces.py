@@ -224,17 +224,18 @@ def _replay(path: Path, limit: int | None) -> Iterator[Candidate]:
                 task = "prontoqa" if "ProntoQA" in str(row.get("id", name)) else "proofwriter"
                 gold = _option_label(row)
                 reason: str | None = None
+                question = (
+                    f"{str(row.get('context', '')).strip()}\n{str(row.get('question', '')).strip()}"
+                )
                 try:
                     facts = verify.logiclm_facts(
-                        row["raw_logic_programs"][0], closed_world=task == "prontoqa"
+                        row["raw_logic_programs"][0], task == "prontoqa", question
                     )
                 except (ValueError, IndexError, KeyError):
                     facts, reason = "", "parse_error"
                 sid = str(row.get("id"))
                 yield Candidate(
-                    source, task, sid, "deductive", facts, gold, reason,
-                    question=f"{str(row.get('context', '')).strip()}\n"
-                    f"{str(row.get('question', '')).strip()}",
+                    source, task, sid, "deductive", facts, gold, reason, question=question,
                     group=sid.rsplit("_Q", 1)[0], provenance=prov,
                 )  # fmt: skip
             elif isinstance(row.get("output"), str) and "input" in row:  # LLM+ASP CLUTRR facts

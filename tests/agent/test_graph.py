@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from agent import prompts
 from agent.api import Agent
 from agent.graph import AgentConfig, extract_program, syntax_ok
 from agent.records import FailureClass, Trace
@@ -257,11 +256,22 @@ def test_socratic_path_decomposes_then_formulates_with_the_sub_questions():
     assert (a.answer, a.grounded) == (18.0, True)
 
 
-def test_spatial_path_solves_facts_with_the_rule_library():
-    student = Scripted(['rel("K", left, "L").\nquery("K", "L").\n'])
+def test_spatial_path_translates_each_line_and_solves_with_the_rule_library():
+    # A story line may hold two sentences (StepGame's "The objects J and F are over there.
+    # The object J is ..."): the unit is the line; the question's fact is kept as written.
+    student = Scripted(['rel("K", left, "L").', 'rel("M", above, "L").', 'query("K", "M").'])
     agent = Agent(student, config=AgentConfig(mode="spatial", exemplars=0))
-    a = agent.ask("K is to the left of L. What is the relation of the agent K to the agent L?")
-    assert (a.answer, a.grounded, a.trace.mode) == ("left", True, "spatial")
+    a = agent.ask(
+        "K is to the left of L.\nThe objects M and L are there. M is above L.\n"
+        "What is the relation of the agent K to the agent M?"
+    )
+    assert (a.answer, a.grounded, a.trace.mode) == ("lower-left", True, "spatial")
+    assert [x.messages[-1]["content"] for x in a.trace.attempts if x.node == "formulate"][1] == (
+        "Line: The objects M and L are there. M is above L."
+    )
+    assert a.trace.programs[0].splitlines()[-1] == (
+        'query("K", "M").  % What is the relation of the agent K to the agent M?'
+    )
     solve = next(x for x in a.trace.attempts if x.node == "solve")
     assert solve.result.solver == "asp" and solve.result.status == "ok"
 
@@ -292,22 +302,51 @@ def test_nodes_are_functions_of_state_and_context():
     assert graph.answer({**state, **out}, ctx)["answer"] == 5.0
 
 
-def test_deductive_path_answers_with_the_proofwriter_library():
-    student = Scripted(
-        ["cold(bob).\nkind(X) :- cold(X).\nquery_pos :- kind(bob).\nquery_neg :- -kind(bob).\n"]
-    )
+def test_deductive_path_translates_each_sentence_and_assembles_the_program():
+    # One reply per sentence, in the order of the batch: the theory's two, the statement's.
+    student = Scripted(["cold(bob).", "kind(X) :- cold(X).", "kind(bob)."])
     agent = Agent(student, config=AgentConfig(task="deductive", exemplars=0))
-    a = agent.ask("Bob is cold. Cold people are kind. Statement: Bob is kind.")
+    a = agent.ask(
+        "Bob is cold. If someone is cold then they are kind.\n"
+        "Based on the above information, is the following statement true, false, or "
+        "unknown? Bob is kind."
+    )
     assert (a.answer, a.grounded, a.trace.mode) == ("true", True, "deductive")
-    assert a.trace.prompt_id == "deductive@v2"
+    assert a.trace.prompt_id == "deductive_sentence@v1"
+    shown = [m.messages[-1]["content"] for m in a.trace.attempts if m.node == "formulate"]
+    assert shown == [
+        "Sentence: Bob is cold.",
+        "Sentence: If someone is cold then they are kind.",
+        "Sentence: Bob is kind.",
+    ]
+    assert a.trace.programs[0].splitlines()[-2:] == [
+        "query_pos :- kind(bob).  % Bob is kind.",
+        "query_neg :- -kind(bob).",
+    ]
 
 
-@pytest.mark.parametrize("closing, expected", [("", "unknown"), ("closed_world.\n", "false")])
-def test_a_closed_world_question_is_decided_by_the_program_it_gets(closing, expected):
-    # ProntoQA asks "true or false?": the student's program says closed_world. (the prompt
-    # asks for it when no "unknown" is offered) and what the theory does not prove is false.
-    program = "wumpus(max).\nquery_pos :- sour(max).\nquery_neg :- -sour(max).\n" + closing
-    agent = Agent(Scripted([program]), config=AgentConfig(task="deductive", exemplars=0))
-    a = agent.ask("Max is a wumpus. Is the following statement true or false? Max is sour.")
+@pytest.mark.parametrize(
+    "asking, expected",
+    [
+        ("true, false, or unknown?", "unknown"),
+        ("Is the following statement true or false?", "false"),
+    ],
+)
+def test_a_closed_world_question_is_decided_by_what_it_offers(asking, expected):
+    # ProntoQA asks "true or false?": no "unknown" on offer, so what the theory does not
+    # prove is false (the graph adds closed_world.); ProofWriter's open world says unknown.
+    agent = Agent(
+        Scripted(["wumpus(max).", "sour(max)."]), config=AgentConfig(task="deductive", exemplars=0)
+    )
+    a = agent.ask(f"Max is a wumpus. {asking} Max is sour.")
     assert (a.answer, a.grounded) == (expected, True)
-    assert "closed_world." in prompts.load("deductive").system
+    assert a.trace.programs[0].endswith("closed_world.\n") == (expected == "false")
+
+
+def test_a_sentence_that_is_no_clause_is_resampled_and_a_statement_must_be_a_literal():
+    # The first statement reply is a rule, not a ground literal: resampled at temperature.
+    student = Scripted(["cold(bob).", "kind(X) :- cold(X).", "kind(X) :- x.", "kind(bob)."])
+    agent = Agent(student, config=AgentConfig(task="deductive", exemplars=0, syntax_retries=1))
+    a = agent.ask("Bob is cold. Cold people are kind.\nTrue or false? Bob is kind.")
+    assert (a.answer, a.grounded) == ("true", True)
+    assert student.calls == 4

@@ -140,3 +140,36 @@ def test_trace_files_carry_provenance(tmp_path):
     write_traces(tmp_path / "t.jsonl", [trace(0)])
     row = json.loads((tmp_path / "t.jsonl").read_text())
     assert row["provenance"] == PROV.model_dump() and row["schema_version"] == 1
+
+
+def test_a_deductive_trace_teaches_one_sentence_at_a_time_and_shared_sentences_once(
+    tiny_model_dir, tmp_path
+):
+    from transformers import AutoTokenizer
+
+    from agent import theory
+    from training.sft import TrainConfig, examples
+
+    tok = AutoTokenizer.from_pretrained(tiny_model_dir)
+    context = "Bob is cold. If someone is cold then they are kind."
+
+    def ask(statement: str, clause: str, item: str) -> object:
+        t = theory.split(f"{context}\nTrue, false, or unknown? {statement}")
+        program = theory.assemble(t, ["cold(bob).", "kind(X) :- cold(X).", clause])
+        return trace(0).model_copy(update={
+            "task": "proofwriter", "mode": "deductive", "item_id": item, "group": "ctx",
+            "question": f"{context}\nTrue, false, or unknown? {statement}", "program": program,
+        })  # fmt: skip
+
+    q1, q2 = ask("Bob is kind.", "kind(bob).", "q1"), ask("Bob is not cold.", "-cold(bob).", "q2")
+    pairs = render_examples(q1, tok)
+    assert [p.rsplit("Sentence: ", 1)[1].split("<|im_end|>")[0] for p, _ in pairs] == [
+        "Bob is cold.", "If someone is cold then they are kind.", "Bob is kind."
+    ]  # fmt: skip
+    assert [c.split("```", 1)[0] for _, c in pairs] == [
+        "cold(bob).\n", "kind(X) :- cold(X).\n", "kind(bob).\n"
+    ]  # fmt: skip
+    write_traces(tmp_path / "train.jsonl", [q1, q2])
+    cfg = TrainConfig(train=str(tmp_path / "train.jsonl"), out=str(tmp_path / "run"),
+                      base=str(tiny_model_dir), max_tokens=4096)  # fmt: skip
+    assert len(examples(cfg.train, tok, cfg)) == 4  # the two shared sentences count once

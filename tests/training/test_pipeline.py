@@ -79,3 +79,18 @@ def test_a_test_set_teacher_and_a_missing_file_are_clear_errors(tmp_path):
     r = subprocess.run([*base, "--teacher", f"replay:{evil}"], capture_output=True, text=True,
                        env=env, timeout=120)  # fmt: skip
     assert r.returncode == 2 and "same-item baseline, never training data" in r.stderr
+
+
+@needs_shared
+def test_max_difficulty_keeps_the_easier_stories_out_of_both_splits(tmp_path, tiny_model_dir):
+    from transformers import AutoTokenizer
+
+    from training.pipeline import stage_select, stage_verify
+
+    cfg = RunConfig(task="stepgame", out=str(tmp_path), data=str(SHARED), limit=60,
+                    max_difficulty=2, dev_fraction=0.2)  # fmt: skip
+    traces = read_traces(stage_verify(cfg, tmp_path))
+    assert {t.difficulty for t in traces if t.kept} > {1, 2}  # the file mixes hop counts
+    train, dev = stage_select(cfg, tmp_path, AutoTokenizer.from_pretrained(tiny_model_dir), 4096)
+    kept = read_traces(train) + read_traces(dev)
+    assert kept and {t.difficulty for t in kept} <= {1, 2}

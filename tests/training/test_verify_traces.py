@@ -92,6 +92,12 @@ def test_silver_stepgame_keeps_what_spatial_lp_answers_and_names_unknown_sentenc
     kept = [c.trace() for c in checked if c.kept]
     assert all(t.item_id.startswith("official-valid") for t in kept)  # bench: stepgame/<id>
     assert all(t.provenance.licence.startswith("MIT") for t in kept)
+    # each fact carries its story line: the per-line student learns line -> fact
+    from agent import theory
+
+    for t in kept:
+        lines = theory.split(t.question, by_line=True).units
+        assert [line for line, _ in theory.pairs(t.program)] == lines
 
 
 def test_silver_stepgame_never_reads_the_test_file(tmp_path):
@@ -160,3 +166,11 @@ def test_a_deductive_students_dev_split_is_the_benchs_holdout(task):
     # ProntoQA is closed-world and its programs say so; ProofWriter's answer "unknown" too
     closed = {"closed_world." in t.program for t in train + dev}
     assert closed == {task == "prontoqa"}
+    # the per-sentence student's pairs: every clause names a sentence of its own question
+    # (ProofWriter's ":::" text; ProntoQA's matched to the context in order)
+    from agent import theory
+
+    for t in train + dev:
+        units = set(theory.split(t.question).units)
+        pairs = theory.pairs(t.program)
+        assert pairs and {s for s, _ in pairs} <= units

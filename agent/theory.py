@@ -1,0 +1,133 @@
+"""A theory and a statement, translated one sentence at a time (the ``deductive`` mode).
+
+A 135M student copies a twenty-sentence theory into one program poorly: it drops a rule,
+repeats another, or names the query after the first fact it wrote. Each sentence alone is
+easy: "If something is cold then it is kind." is ``kind(X) :- cold(X).`` So the graph
+splits the question (``split``), the student translates every sentence in one batched call,
+the statement as a ground literal, and ``assemble`` writes the program for
+``rules/proofwriter.lp``: each clause with its sentence as a comment, then the query lines
+built from the statement's literal, and ``closed_world.`` when the question offers only
+true or false. Training reads the same comments back (``pairs``).
+
+    >>> t = split("Bob is cold. If someone is cold then they are kind.\\n"
+    ...           "Is the following statement true or false? Bob is kind.")
+    >>> t.sentences, t.statement, t.closed_world
+    (('Bob is cold.', 'If someone is cold then they are kind.'), 'Bob is kind.', True)
+    >>> print(assemble(t, ["cold(bob).", "kind(X) :- cold(X).", "kind(bob)."]), end="")
+    cold(bob).  % Bob is cold.
+    kind(X) :- cold(X).  % If someone is cold then they are kind.
+    query_pos :- kind(bob).  % Bob is kind.
+    query_neg :- -kind(bob).
+    closed_world.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n+")
+_LITERAL = re.compile(r"^\s*(-?[a-z]\w*\(\s*[a-z]\w*(?:\s*,\s*[a-z]\w*)*\s*\))\s*\.\s*$")
+_ARG = r'(?:\w+|"[^"]*")'
+_ATOM = rf"-?[a-z]\w*\(\s*{_ARG}(?:\s*,\s*{_ARG})*\s*\)"
+_CLAUSES = re.compile(rf"^(?:\s*{_ATOM}(?:\s*:-\s*{_ATOM}(?:\s*,\s*{_ATOM})*)?\s*\.)+\s*$")
+_COMMENT = "  % "
+
+
+@dataclass(frozen=True)
+class Theory:
+    sentences: tuple[str, ...]
+    statement: str
+    closed_world: bool
+
+    @property
+    def units(self) -> list[str]:
+        """What the student translates: every sentence, then the statement."""
+        return [*self.sentences, self.statement]
+
+
+def split(question: str, by_line: bool = False) -> Theory:
+    """The context's sentences, the statement to judge and whether the world is closed.
+
+    The statement is what follows the last ``?`` ("... true, false, or unknown? Bob is
+    kind."), else the last sentence itself ("Is Bob kind?" or "Bob is kind."). The world is
+    closed when the asking sentence offers true or false and no unknown (ProntoQA).
+    ``by_line``: each line is one unit (StepGame tells one relation a line, sometimes in two
+    sentences), the last line the question."""
+    splitter = re.compile(r"\n+") if by_line else _SENTENCE_END
+    parts = [" ".join(p.split()) for p in splitter.split(question.strip()) if p.strip()]
+    if not parts:
+        raise ValueError("the question is empty: give a theory and a statement")
+    asking = next((i for i in range(len(parts) - 1, -1, -1) if parts[i].endswith("?")), None)
+    if asking is not None and asking < len(parts) - 1:
+        statement, ask = " ".join(parts[asking + 1 :]), parts[asking].lower()
+        context = parts[:asking]
+    else:
+        statement, ask, context = parts[-1], "", parts[:-1]
+    closed = "true or false" in ask and "unknown" not in ask
+    return Theory(tuple(context), statement, closed)
+
+
+def literal(clause: str) -> str | None:
+    """``-red(cow).`` -> ``-red(cow)``; None when the reply is not one ground literal."""
+    m = _LITERAL.match(clause)
+    return m.group(1).replace(" ", "").replace(",", ", ") if m else None
+
+
+def clause_ok(clause: str, statement: bool = False) -> bool:
+    """A translation the graph can use: facts and rules over ``p(a)`` / ``-p(a, b)`` atoms,
+    each ending in a full stop, no head variable without a body; for the statement one
+    ground literal."""
+    if statement:
+        return literal(clause) is not None
+    if not _CLAUSES.match(clause):
+        return False
+    for one in clause.split(".")[:-1]:  # a variable in a head needs a body to bind it
+        head, _, body = one.partition(":-")
+        if re.search(r"[(,]\s*[A-Z]", head) and not body.strip():
+            return False
+    return True
+
+
+def assemble(theory: Theory, clauses: Sequence[str], judge: bool = True) -> str:
+    """The program: ``clauses`` are the student's translations of ``theory.units``. With
+    ``judge`` the last is the statement's literal, made into the query lines; else the
+    question's own clause (``query("J", "H").`` for StepGame) is kept as written."""
+    if len(clauses) != len(theory.units):
+        raise ValueError(f"{len(theory.units)} sentences but {len(clauses)} translations")
+    lines = [
+        f"{' '.join(c.split())}{_COMMENT}{s}"
+        for c, s in zip(clauses, theory.sentences, strict=False)
+    ]
+    said = clauses[-1].strip()
+    if not judge:
+        return "\n".join([*lines, f"{' '.join(said.split())}{_COMMENT}{theory.statement}"]) + "\n"
+    query = literal(said)
+    if query is None:  # the solver names the problem; nothing is guessed
+        lines.append(f"query_pos :- {said.rstrip('.')}.{_COMMENT}{theory.statement}")
+    else:
+        negated = query[1:] if query.startswith("-") else f"-{query}"
+        lines += [f"query_pos :- {query}.{_COMMENT}{theory.statement}", f"query_neg :- {negated}."]
+    if theory.closed_world:
+        lines.append("closed_world.")
+    return "\n".join(lines) + "\n"
+
+
+def pairs(program: str) -> list[tuple[str, str]]:
+    """(sentence, translation) pairs of a commented program, in order: the clauses that
+    share a sentence joined, the query line read back as the statement's literal."""
+    out: list[tuple[str, str]] = []
+    for line in program.splitlines():
+        clause, sep, sentence = line.partition(_COMMENT)
+        sentence = sentence.strip()
+        if not sep or not sentence:
+            continue
+        clause = clause.strip()
+        if clause.startswith("query_pos :-"):
+            clause = clause.removeprefix("query_pos :-").strip()
+        if out and out[-1][0] == sentence:
+            out[-1] = (sentence, f"{out[-1][1]} {clause}")
+        else:
+            out.append((sentence, clause))
+    return out

@@ -1,0 +1,113 @@
+"""Per-sentence translation of a theory (``agent.theory``) and Logic-LM programs as
+sentence-commented ASP (``agent.logiclm``)."""
+
+from __future__ import annotations
+
+import pytest
+
+from agent import theory
+from agent.logiclm import to_asp
+from solvers import SolverRequest, solve
+from tests.agent.test_rules import RULES
+
+PROOFWRITER_ASK = (
+    "Based on the above information, is the following statement true, false, or unknown?"
+)
+
+
+@pytest.mark.parametrize(
+    "question, sentences, statement, closed",
+    [
+        (f"Bob is big. Big things are red.\n{PROOFWRITER_ASK} Bob is not red.",
+         ("Bob is big.", "Big things are red."), "Bob is not red.", False),
+        ("Max is a wumpus.\nIs the following statement true or false? Max is sour.",
+         ("Max is a wumpus.",), "Max is sour.", True),
+        ("Anne is kind. Is Anne kind?", ("Anne is kind.",), "Is Anne kind?", False),
+        ("Anne is kind.\nAnne is nice.", ("Anne is kind.",), "Anne is nice.", False),
+    ],
+)  # fmt: skip
+def test_a_question_splits_into_sentences_a_statement_and_its_world(
+    question, sentences, statement, closed
+):
+    t = theory.split(question)
+    assert (t.sentences, t.statement, t.closed_world) == (sentences, statement, closed)
+    assert t.units == [*sentences, statement]
+
+
+def test_an_empty_question_is_a_clear_error():
+    with pytest.raises(ValueError, match="empty"):
+        theory.split("  \n ")
+
+
+@pytest.mark.parametrize(
+    "reply, as_sentence, as_statement",
+    [
+        ("cold(bob).", True, True),
+        ("-likes(cow, bald_eagle).", True, True),
+        ("kind(X) :- cold(X), -big(X).", True, False),
+        ("a(X) :- b(X). c(X) :- b(X).", True, False),
+        ("kind(X).", False, False),  # a head variable with no body to bind it
+        ("cold(bob)", False, False),  # no full stop
+        ("Bob is cold.", False, False),
+        ("kind(X) :- .", False, False),
+    ],
+)
+def test_what_counts_as_a_translation(reply, as_sentence, as_statement):
+    assert theory.clause_ok(reply) is as_sentence
+    assert theory.clause_ok(reply, statement=True) is as_statement
+
+
+def test_the_assembled_program_reads_back_as_the_pairs_it_came_from():
+    t = theory.split(f"The cow is red. Red things are big.\n{PROOFWRITER_ASK} The cow is not big.")
+    clauses = ["red(cow).", "big(X) :- red(X).", "-big(cow)."]
+    program = theory.assemble(t, clauses)
+    assert "query_pos :- -big(cow).  % The cow is not big.\nquery_neg :- big(cow).\n" in program
+    assert theory.pairs(program) == list(zip(t.units, clauses, strict=True))
+    with pytest.raises(ValueError, match="3 sentences but 2"):
+        theory.assemble(t, clauses[:2])
+
+
+def test_a_statement_that_is_no_literal_reaches_the_solver_as_its_error():
+    t = theory.split("Bob is cold.\nTrue or false? Bob is kind.")
+    program = theory.assemble(t, ["cold(bob).", "kind(bob) :- cold(bob)."])
+    r = solve(SolverRequest(solver="asp", program=(RULES / "proofwriter.lp").read_text(),
+                            facts=program))  # fmt: skip
+    assert not r.ok and "query_neg" not in program
+
+
+LOGICLM = """Predicates:
+Chase($x, $y, bool) ::: Does x chase y?
+Facts:
+Chase(BaldEagle, Cat, True) ::: The bald eagle chases the cat.
+Rules:
+Chase($x, Cat, True) >>> Impuses($x, False) ::: If something chases the cat then it is not an impus.
+Query:
+Impuses(BaldEagle, False) ::: The bald eagle is not an impus.
+"""
+
+
+def test_logiclm_programs_keep_their_sentences_and_one_spelling_per_name():
+    program = to_asp(LOGICLM)
+    assert program.splitlines() == [
+        "chases(bald_eagle, cat).  % The bald eagle chases the cat.",
+        "-impus(X) :- chases(X, cat).  % If something chases the cat then it is not an impus.",
+        "query_pos :- -impus(bald_eagle).  % The bald eagle is not an impus.",
+        "query_neg :- impus(bald_eagle).",
+    ]
+
+
+def test_a_program_without_sentences_is_matched_to_the_context_in_order():
+    # ProntoQA's GPT-4 programs carry no ":::" text: rules come in the context's order and
+    # the fact last; a match is taken only when every predicate is named by its sentence.
+    raw = (
+        "Facts:\nWumpus(Max, True)\nRules:\nWumpus($x, True) >>> Sour($x, False)\n"
+        "Query:\nSour(Max, True)"
+    )
+    program = to_asp(raw, ["Wumpuses are not sour.", "Max is a wumpus."], "Max is sour.")
+    assert theory.pairs(program) == [
+        ("Wumpuses are not sour.", "-sour(X) :- wumpus(X)."),
+        ("Max is a wumpus.", "wumpus(max)."),
+        ("Max is sour.", "sour(max)."),
+    ]
+    unmatched = to_asp(raw, ["Max is a wumpus.", "Dogs bark."], "Max is sour.")
+    assert [s for s, _ in theory.pairs(unmatched)] == ["Max is sour."]
