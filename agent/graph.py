@@ -186,14 +186,29 @@ def formulate(state: State, ctx: Context) -> State:
         programs.append(program)
         raw.append(text)
         attempts.append(_attempt("formulate", prompt_id, messages, text, program))
+    return _formulated(programs, raw, attempts, prompt_id, (ptok, ctok), t0, spec.solver)
+
+
+def _formulated(
+    programs: list[str],
+    raw: list[str],
+    attempts: list[dict[str, Any]],
+    prompt_id: str,
+    tokens: tuple[int, int],
+    t0: float,
+    solver: str | None,
+    text: str = "",
+) -> State:
+    """The formulate node's update: the programs, what the student said, the tokens spent."""
+    steps = [_step("formulate", t0, program=p, solver=solver, text=text) for p in programs]
     return {
         "programs": programs,
         "raw_outputs": raw,
         "attempts": attempts,
         "prompt_id": prompt_id,
-        "prompt_tokens": ptok,
-        "completion_tokens": ctok,
-        "steps": [_step("formulate", t0, program=p, solver=spec.solver) for p in programs],
+        "prompt_tokens": tokens[0],
+        "completion_tokens": tokens[1],
+        "steps": steps,
     }
 
 
@@ -257,18 +272,9 @@ def _formulate_sentences(state: State, ctx: Context, t0: float, prompt_id: str) 
             _attempt("formulate", prompt_id, m, t, c)
             for m, t, c in zip(messages, texts, clauses, strict=True)
         ]
-    return {
-        "programs": programs,
-        "raw_outputs": raw,
-        "attempts": attempts,
-        "prompt_id": prompt_id,
-        "prompt_tokens": ptok,
-        "completion_tokens": ctok,
-        "steps": [
-            _step("formulate", t0, program=p, solver=spec.solver, text=f"{len(units)} sentences")
-            for p in programs
-        ],
-    }
+    return _formulated(
+        programs, raw, attempts, prompt_id, (ptok, ctok), t0, spec.solver, f"{len(units)} sentences"
+    )
 
 
 def run_solver(state: State, ctx: Context) -> State:
