@@ -66,7 +66,7 @@ demo: setup
 	  "Tom has 3 apples and buys 4 more. How many apples does he have?"
 	$(NESY) ask --max-repairs 1 --max-new-tokens 160 \
 	  "A shirt costs 20 dollars and is discounted by 25 percent. What is the new price?"
-	@echo "== agent: a spatial question: the shipped spatial adapter writes rel/3 facts, spatial.lp places the agents"
+	@echo "== agent: a spatial question: the shipped spatial adapter turns each line into a rel/3 fact, spatial.lp places the agents"
 	$(NESY) ask --task spatial --max-repairs 1 --max-new-tokens 128 "$$(printf '%s\n%s\n%s' \
 	  'J and D are in a horizontal line with J on the left.' \
 	  'H is on the right side of D.' \
@@ -74,7 +74,7 @@ demo: setup
 	@echo "== agent: a kinship question: the shipped asp adapter writes rel/3 facts, kinship.lp composes them"
 	$(NESY) ask --task kinship --max-repairs 1 --max-new-tokens 128 "$$(printf '%s\n%s' \
 	  "[Ann] is [Bob]'s mother. [Carl] is the father of [Ann]." 'Who is Carl to Bob?')"
-	@echo "== agent: a deductive question: the shipped deductive adapter writes facts and rules, proofwriter.lp decides"
+	@echo "== agent: a deductive question: the shipped deductive adapter translates each sentence, proofwriter.lp decides"
 	$(NESY) ask --task deductive --max-repairs 1 --max-new-tokens 192 "$$(printf '%s\n%s' \
 	  'Bob is cold. If someone is cold then they are kind.' \
 	  'Based on the above information, is the following statement true, false, or unknown? Bob is kind.')"
