@@ -257,7 +257,7 @@ def _formulate_sentences(state: State, ctx: Context, t0: float, prompt_id: str) 
                 for i, t in enumerate(texts)
                 if not theory.clause_ok(
                     extract_program(t, spec.language),
-                    statement=spec.per_sentence == "statement" and i == len(units) - 1,
+                    statement=th.judged and i == len(units) - 1,
                 )
             ]
             if not bad:
@@ -266,7 +266,7 @@ def _formulate_sentences(state: State, ctx: Context, t0: float, prompt_id: str) 
             for i, g in zip(bad, call(bad, 0.8, seed), strict=True):
                 texts[i] = g.text
         clauses = [extract_program(t, spec.language).strip() for t in texts]
-        programs.append(theory.assemble(th, clauses, judge=spec.per_sentence == "statement"))
+        programs.append(theory.assemble(th, clauses))
         raw.append("\n".join(texts))
         attempts += [
             _attempt("formulate", prompt_id, m, t, c)

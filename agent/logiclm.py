@@ -21,6 +21,8 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
+from agent import theory
+
 _ATOM = re.compile(r"^\s*(\w+)\((.*)\)\s*$")
 _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 _VERBS = {"need", "visit", "chase", "see", "like", "eat"}  # GPT-4 mostly writes "Needs"
@@ -114,13 +116,12 @@ def to_asp(program: str, sentences: Sequence[str] = (), statement: str = "") -> 
                 _mentions(s, c) for (c, _), s in zip(order, sentences, strict=True)
             ):
                 pairs = zip(order, sentences, strict=True)
-                units = [(c, " ".join(s.split())) for (c, _), s in pairs]
+                units = [(c, s) for (c, _), s in pairs]
                 break
-    lines = [f"{c}  % {s}" if s else c for clauses, s in units for c in clauses]
+    lines = [theory.comment(c, s) for clauses, s in units for c in clauses]
     text, said = sections["Query"][0]
     query = literal(text)
     negated = query[1:] if query.startswith("-") else f"-{query}"
-    said = said or " ".join(statement.split())
-    comment = f"  % {said}" if said else ""
-    lines += [f"query_pos :- {query}.{comment}", f"query_neg :- {negated}."]
+    asked = theory.comment(f"query_pos :- {query}.", said or statement)
+    lines += [asked, f"query_neg :- {negated}."]
     return "\n".join(lines) + "\n"

@@ -1,4 +1,5 @@
-"""A theory and a statement, translated one sentence at a time (the ``deductive`` mode).
+"""A theory and a statement, translated one sentence at a time (the ``deductive`` mode;
+``spatial`` translates a StepGame story one line at a time the same way).
 
 A 135M student copies a twenty-sentence theory into one program poorly: it drops a rule,
 repeats another, or names the query after the first fact it wrote. Each sentence alone is
@@ -35,11 +36,19 @@ _CLAUSES = re.compile(rf"^(?:\s*{_ATOM}(?:\s*:-\s*{_ATOM}(?:\s*,\s*{_ATOM})*)?\s
 _COMMENT = "  % "
 
 
+def comment(clause: str, sentence: str) -> str:
+    """``clause`` with the sentence it translates as a comment: the one form ``pairs``
+    reads back (teachers write it, the graph assembles it)."""
+    sentence = " ".join(sentence.split())
+    return f"{clause}{_COMMENT}{sentence}" if sentence else clause
+
+
 @dataclass(frozen=True)
 class Theory:
     sentences: tuple[str, ...]
     statement: str
     closed_world: bool
+    judged: bool = True  # the last unit is a statement to judge; else a clause kept as written
 
     @property
     def units(self) -> list[str]:
@@ -66,7 +75,7 @@ def split(question: str, by_line: bool = False) -> Theory:
     else:
         statement, ask, context = parts[-1], "", parts[:-1]
     closed = "true or false" in ask and "unknown" not in ask
-    return Theory(tuple(context), statement, closed)
+    return Theory(tuple(context), statement, closed, judged=not by_line)
 
 
 def literal(clause: str) -> str | None:
@@ -90,25 +99,24 @@ def clause_ok(clause: str, statement: bool = False) -> bool:
     return True
 
 
-def assemble(theory: Theory, clauses: Sequence[str], judge: bool = True) -> str:
-    """The program: ``clauses`` are the student's translations of ``theory.units``. With
-    ``judge`` the last is the statement's literal, made into the query lines; else the
-    question's own clause (``query("J", "H").`` for StepGame) is kept as written."""
+def assemble(theory: Theory, clauses: Sequence[str]) -> str:
+    """The program: ``clauses`` are the student's translations of ``theory.units``. When the
+    theory is ``judged`` the last is the statement's literal, made into the query lines;
+    else the question's own clause (``query("J", "H").`` for StepGame) is kept as written."""
     if len(clauses) != len(theory.units):
         raise ValueError(f"{len(theory.units)} sentences but {len(clauses)} translations")
     lines = [
-        f"{' '.join(c.split())}{_COMMENT}{s}"
-        for c, s in zip(clauses, theory.sentences, strict=False)
+        comment(" ".join(c.split()), s) for c, s in zip(clauses, theory.sentences, strict=False)
     ]
     said = clauses[-1].strip()
-    if not judge:
-        return "\n".join([*lines, f"{' '.join(said.split())}{_COMMENT}{theory.statement}"]) + "\n"
+    if not theory.judged:
+        return "\n".join([*lines, comment(" ".join(said.split()), theory.statement)]) + "\n"
     query = literal(said)
     if query is None:  # the solver names the problem; nothing is guessed
-        lines.append(f"query_pos :- {said.rstrip('.')}.{_COMMENT}{theory.statement}")
+        lines.append(comment(f"query_pos :- {said.rstrip('.')}.", theory.statement))
     else:
         negated = query[1:] if query.startswith("-") else f"-{query}"
-        lines += [f"query_pos :- {query}.{_COMMENT}{theory.statement}", f"query_neg :- {negated}."]
+        lines += [comment(f"query_pos :- {query}.", theory.statement), f"query_neg :- {negated}."]
     if theory.closed_world:
         lines.append("closed_world.")
     return "\n".join(lines) + "\n"

@@ -170,10 +170,10 @@ def evaluate(
     for start in range(0, len(traces), batch_size):
         chunk = traces[start : start + batch_size]
         # A per-sentence mode's item is one prompt per sentence (agent.theory), assembled.
-        kinds = [MODE_SPECS[t.mode].per_sentence for t in chunk]
         theories = [
-            theory.split(t.question, by_line=k == "line") if k else None
-            for t, k in zip(chunk, kinds, strict=True)
+            theory.split(t.question, by_line=form == "line") if form else None
+            for t in chunk
+            for form in [MODE_SPECS[t.mode].per_sentence]
         ]
         prompts: list[Any] = [
             render.with_prefill(m, MODE_SPECS[t.mode].language)
@@ -184,15 +184,13 @@ def evaluate(
         ]
         budget = SENTENCE_TOKENS if all(theories) else max_new_tokens
         outs = iter(student.generate(prompts, max_new_tokens=budget, stop=render.STOP))
-        for t, th, kind in zip(chunk, theories, kinds, strict=True):
+        for t, th in zip(chunk, theories, strict=True):
             language = MODE_SPECS[t.mode].language
             texts = [
                 render.extract_program(next(outs).text, language).strip()
                 for _ in (th.units if th else [t])
             ]
-            program = (
-                theory.assemble(th, texts, judge=kind == "statement") if th else texts[0] + "\n"
-            )
+            program = theory.assemble(th, texts) if th else texts[0] + "\n"
             v = verify.run(t.mode, [program], t.gold, timeout_s=timeout_s)
             correct += bool(v.verified)
             ran += v.grounded

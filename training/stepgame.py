@@ -18,6 +18,8 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
+from agent import theory
+
 SOURCE = "stepgame/valid_k1-10.jsonl"
 TEST_FILE = "test_k1-3_first1000.jsonl"
 
@@ -74,10 +76,10 @@ def parse_story(item: Any, templates: dict[str, str]) -> tuple[str, list[str]]:
             unknown.append(text)
             continue
         fact = f'rel("{agents[0]}", {relation.replace("-", "_")}, "{agents[1]}").'
-        lines.append(f"{fact}  % {' '.join(sentence.split())}")
+        lines.append(theory.comment(fact, sentence))
     pair = query_agents(item.meta["query"])
     if pair:
-        lines.append(f'query("{pair[0]}", "{pair[1]}").  % {" ".join(item.meta["query"].split())}')
+        lines.append(theory.comment(f'query("{pair[0]}", "{pair[1]}").', item.meta["query"]))
     return "\n".join(lines) + "\n", unknown
 
 
