@@ -69,7 +69,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     cfg = RunConfig(
         task=args.task, out=str(args.out), teacher=args.teacher or "", data=str(args.data),
         student=args.student, limit=args.limit or 0, dev_fraction=args.dev_fraction,
-        max_difficulty=args.max_difficulty or 0, eval_items=args.eval_items,
+        max_difficulty=args.max_difficulty or 0, eval_items=args.eval_items, until=args.until,
     )  # fmt: skip
     try:
         result = run(cfg, _train_overrides(args))
@@ -155,6 +155,11 @@ def add_parser(sub: Any, positive: Any) -> None:
         help="train on traces up to this difficulty (StepGame hops, CLUTRR chain length)",
     )  # fmt: skip
     q.add_argument("--eval-items", type=positive(int), default=100, help="dev items to score")
+    q.add_argument(
+        "--until", choices=("select", "train", "evaluate"), default="evaluate",
+        help="last stage: select prepares the data and train_config.json (train on another "
+        "machine with `nesy distill train --config`), train skips the dev eval",
+    )  # fmt: skip
     q.add_argument("--train-config", help="training settings (a train_config.json)")
     add_arguments(q, skip=RUN_OWNS)
     q.set_defaults(func=cmd_run)

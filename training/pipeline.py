@@ -57,6 +57,11 @@ class RunConfig:
         default=0, metadata={"help": "keep traces up to this difficulty (hops, ...; 0 = all)"}
     )
     eval_items: int = field(default=100, metadata={"help": "dev items the final eval runs"})
+    until: str = field(
+        default="evaluate",
+        metadata={"help": "last stage to run: select (data and train_config.json only, to "
+                  "train elsewhere), train or evaluate"},
+    )  # fmt: skip
     timeout_s: float = field(default=2.0, metadata={"help": "solver limit per trace"})
 
 
@@ -231,10 +236,17 @@ def run(cfg: RunConfig, train_overrides: dict[str, Any] | None = None) -> dict[s
     print("== select (dedupe, length, split by group)", file=sys.stderr)
     tokenizer = AutoTokenizer.from_pretrained(tcfg.tokenizer or base_dir(cfg.student))
     stage_select(cfg, out, tokenizer, tcfg.max_tokens)
+    if cfg.until == "select":
+        tcfg.save(out / "train_config.json")
+        print(f"== stopped after select: train with `nesy distill train --config "
+              f"{out / 'train_config.json'}` (or python -m training.sft)", file=sys.stderr)
+        return {"until": "select", "train_config": str(out / "train_config.json")}
     model = out / "adapter" if tcfg.lora_r > 0 and not tcfg.merge else out / "model"
     if not (model / "model_card.json").exists():
         print("== train", file=sys.stderr)
         train(tcfg, command=" ".join(sys.argv))
+    if cfg.until == "train":
+        return json.loads((out / "train_summary.json").read_text())
     result_path = out / "eval.json"
     if not result_path.exists():
         print("== evaluate on the dev split", file=sys.stderr)

@@ -94,3 +94,25 @@ def test_max_difficulty_keeps_the_easier_stories_out_of_both_splits(tmp_path, ti
     train, dev = stage_select(cfg, tmp_path, AutoTokenizer.from_pretrained(tiny_model_dir), 4096)
     kept = read_traces(train) + read_traces(dev)
     assert kept and {t.difficulty for t in kept} <= {1, 2}
+
+
+@needs_shared
+def test_until_select_prepares_a_run_that_trains_from_its_config(tmp_path, tiny_model_dir):
+    """Prepare on one machine (--until select), train on another from train_config.json."""
+    out = tmp_path / "run"
+    cfg = RunConfig(task="gsm8k", out=str(out), data=str(SHARED), student=str(tiny_model_dir),
+                    limit=20, dev_fraction=0.2, until="select")  # fmt: skip
+    result = run(cfg, TINY)
+    assert result == {"until": "select", "train_config": str(out / "train_config.json")}
+    assert (out / "train.jsonl").exists() and not (out / "model").exists()
+    saved = json.loads((out / "train_config.json").read_text())
+    assert saved["max_steps"] == 2 and saved["train"] == str(out / "train.jsonl")
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    r = subprocess.run([sys.executable, "-m", "nesy.cli", "distill", "train", "--config",
+                        str(out / "train_config.json")], capture_output=True, text=True,
+                       env=env, timeout=600)  # fmt: skip
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert json.loads(r.stdout.strip().splitlines()[-1])["global_step"] == 2
+    assert (out / "model" / "model_card.json").exists() and not (out / "eval.json").exists()
+    cfg.until = "train"  # the run resumes past the trained model and stops before the eval
+    assert run(cfg, TINY)["global_step"] == 2 and not (out / "eval.json").exists()
