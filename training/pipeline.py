@@ -238,8 +238,11 @@ def run(cfg: RunConfig, train_overrides: dict[str, Any] | None = None) -> dict[s
     stage_select(cfg, out, tokenizer, tcfg.max_tokens)
     if cfg.until == "select":
         tcfg.save(out / "train_config.json")
-        print(f"== stopped after select: train with `nesy distill train --config "
-              f"{out / 'train_config.json'}` (or python -m training.sft)", file=sys.stderr)
+        print(
+            f"== stopped after select: train with `nesy distill train --config "
+            f"{out / 'train_config.json'}` (or python -m training.sft)",
+            file=sys.stderr,
+        )
         return {"until": "select", "train_config": str(out / "train_config.json")}
     model = out / "adapter" if tcfg.lora_r > 0 and not tcfg.merge else out / "model"
     if not (model / "model_card.json").exists():
