@@ -84,6 +84,7 @@ def deductive(query: str, closed: bool = False) -> str:
         SolverRequest(solver="asp", program=(RULES / "proofwriter.lp").read_text(), facts=facts)
     )
     assert r.ok, r.detail
+    assert "closed_world" not in r.detail  # declared #defined: optional, not undefined
     (atom,) = r.answer[0]
     return atom[len("answer(") : -1]
 
