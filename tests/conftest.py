@@ -75,3 +75,36 @@ def tiny_model_dir(tmp_path_factory):
     )
     LlamaForCausalLM(config).save_pretrained(directory)
     return directory
+
+
+@pytest.fixture(scope="session")
+def nesy_serve_url(tiny_model_dir):
+    """`nesy serve` on loopback: a tiny model, a real uvicorn server (models nesy-agent,
+    nesy-student)."""
+    import socket
+    import threading
+    import time
+
+    import uvicorn
+
+    from agent.api import Agent
+    from agent.graph import AgentConfig
+    from agent.server import create_app
+    from agent.students.hf import HFStudent
+
+    agent = Agent(
+        HFStudent(tiny_model_dir, threads=1), config=AgentConfig(mode="direct", max_new_tokens=4)
+    )
+    app = create_app(agent, max_request_bytes=4096, max_tokens_cap=64, max_concurrency=2)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}/v1"
+    server.should_exit = True
+    thread.join(10)

@@ -26,7 +26,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
     from training.verify_traces import TeacherError, candidates, check, summary
 
     try:
-        checked = check(candidates(args.teacher, args.data, args.limit))
+        checked = check(candidates(args.teacher, args.data, args.limit, _live(args)))
         traces = [c.trace() for c in checked] if args.out or args.to_kb else []
         if args.out:
             write_traces(args.out, traces)
@@ -35,7 +35,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
             n = to_kb(traces, args.to_kb)
             print(f"{n} verified exemplars added to {args.to_kb}", file=sys.stderr)
-    except (TeacherError, OSError) as exc:
+    except (TeacherError, OSError, ValueError) as exc:
         return _fail("verify", exc)
     rows = summary(checked)
     if args.json:
@@ -51,6 +51,28 @@ def cmd_verify(args: argparse.Namespace) -> int:
         for note, n in list(r.get("notes", {}).items())[:5]:
             print(f"  {n:>5}x {note}")
     return 0
+
+
+def _live(args: argparse.Namespace) -> Any:
+    from training.teachers import LiveSettings
+
+    return LiveSettings(
+        samples=args.samples, temperature=args.temperature, concurrency=args.concurrency,
+        cache=str(args.cache or ""),
+    )  # fmt: skip
+
+
+def _add_live_arguments(q: Any, positive: Any) -> None:
+    g = q.add_argument_group("live teachers (openai:MODEL@URL)")
+    g.add_argument("--samples", type=positive(int), default=1, help="programs per question")
+    g.add_argument("--temperature", type=float, default=0.0, help="sampling temperature")
+    g.add_argument(
+        "--concurrency", type=positive(int), default=8, help="requests in flight at once"
+    )
+    g.add_argument(
+        "--cache", type=Path,
+        help="response cache (JSONL; default $NESY_HOME/cache/teacher_responses.jsonl)",
+    )  # fmt: skip
 
 
 RUN_OWNS = ("train", "dev", "out", "base", "eval_items")  # set by the run, not by flags
@@ -70,6 +92,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         task=args.task, out=str(args.out), teacher=args.teacher or "", data=str(args.data),
         student=args.student, limit=args.limit or 0, dev_fraction=args.dev_fraction,
         max_difficulty=args.max_difficulty or 0, eval_items=args.eval_items, until=args.until,
+        samples=args.samples, temperature=args.temperature, concurrency=args.concurrency,
+        cache=str(args.cache or ""),
     )  # fmt: skip
     try:
         result = run(cfg, _train_overrides(args))
@@ -126,12 +150,15 @@ def add_parser(sub: Any, positive: Any) -> None:
     q = dsub.add_parser(
         "verify", help="convert a teacher's outputs, verify them, count kept and rejected"
     )
-    q.add_argument("--teacher", required=True, help="silver:gsm8k or replay:FILE")
+    q.add_argument(
+        "--teacher", required=True, help="silver:gsm8k, replay:FILE, openai:MODEL@URL, ..."
+    )
     q.add_argument("--data", type=Path, help="the shared data folder (for silver:gsm8k)")
     q.add_argument("--limit", type=positive(int), help="the first N records")
     q.add_argument("--out", type=Path, help="write every trace (kept or rejected) as JSONL")
     q.add_argument("--to-kb", type=Path, help="add the kept traces to this KB as exemplars")
     q.add_argument("--json", action="store_true")
+    _add_live_arguments(q, positive)
     q.set_defaults(func=cmd_verify)
 
     q = dsub.add_parser("run", help="convert, verify, select, train and evaluate (resumes)")
@@ -161,6 +188,7 @@ def add_parser(sub: Any, positive: Any) -> None:
         "machine with `nesy distill train --config`), train skips the dev eval",
     )  # fmt: skip
     q.add_argument("--train-config", help="training settings (a train_config.json)")
+    _add_live_arguments(q, positive)
     add_arguments(q, skip=RUN_OWNS)
     q.set_defaults(func=cmd_run)
 

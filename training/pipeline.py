@@ -63,6 +63,10 @@ class RunConfig:
                   "train elsewhere), train or evaluate"},
     )  # fmt: skip
     timeout_s: float = field(default=2.0, metadata={"help": "solver limit per trace"})
+    samples: int = field(default=1, metadata={"help": "live teacher: programs per question"})
+    temperature: float = field(default=0.0, metadata={"help": "live teacher: temperature"})
+    concurrency: int = field(default=8, metadata={"help": "live teacher: requests in flight"})
+    cache: str = field(default="", metadata={"help": "live teacher: response cache file"})
 
 
 def tasks_of(cfg: RunConfig) -> list[str]:
@@ -90,6 +94,7 @@ def stage_verify(cfg: RunConfig, out: Path) -> Path:
     from tqdm import tqdm
 
     from training.data import write_traces
+    from training.teachers import LiveSettings
     from training.verify_traces import candidates, check, summary
 
     path = out / "traces.jsonl"
@@ -97,7 +102,9 @@ def stage_verify(cfg: RunConfig, out: Path) -> Path:
         return path
     checked = []
     for task in tasks_of(cfg):
-        cands = candidates(teacher_for(cfg, task), Path(cfg.data), cfg.limit or None)
+        live = LiveSettings(samples=cfg.samples, temperature=cfg.temperature,
+                            concurrency=cfg.concurrency, cache=cfg.cache)  # fmt: skip
+        cands = candidates(teacher_for(cfg, task), Path(cfg.data), cfg.limit or None, live)
         bar = tqdm(cands, desc=f"verify {task}", unit="trace", file=sys.stderr, mininterval=2)
         mine = [c for c in check(bar, cfg.timeout_s) if c.candidate.task == task]
         if not mine:

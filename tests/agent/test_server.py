@@ -2,40 +2,14 @@
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
-
 import httpx
 import openai
 import pytest
 
-from agent.api import Agent
-from agent.graph import AgentConfig
-from agent.server import create_app
-from agent.students.hf import HFStudent
 
-
-@pytest.fixture(scope="module")
-def base_url(tiny_model_dir):
-    import uvicorn
-
-    agent = Agent(
-        HFStudent(tiny_model_dir, threads=1), config=AgentConfig(mode="direct", max_new_tokens=4)
-    )
-    app = create_app(agent, max_request_bytes=4096, max_tokens_cap=64, max_concurrency=2)
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}/v1"
-    server.should_exit = True
-    thread.join(10)
+@pytest.fixture
+def base_url(nesy_serve_url):
+    return nesy_serve_url
 
 
 @pytest.fixture
