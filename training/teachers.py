@@ -1,11 +1,13 @@
-"""Live teachers: ``openai:MODEL@URL``, any OpenAI-compatible server (vLLM, llama.cpp's
-server, Ollama, OpenAI, ``nesy serve``) writing programs for the train questions.
+"""Live teachers writing programs for the train questions: ``openai:MODEL@URL``, any
+OpenAI-compatible server (vLLM, llama.cpp's server, Ollama, OpenAI, ``nesy serve``), or a
+local model, ``hf:PATH`` (a GGUF file loads through transformers' ``gguf_file``) or
+``ct2:PATH``, batched on the CPU or a GPU with the agent's own prompt and prefill.
 
 Requests go out concurrently (``asyncio``, at most ``concurrency`` in flight) through the
 ``openai`` client, which retries connection errors, timeouts, 429s and 5xx with exponential
 backoff and honours ``Retry-After``. Every answer is appended to an on-disk cache (JSONL,
 flushed and fsynced per line) keyed by the model, the messages and the sampling settings
-with the sample's index, so a re-run never pays twice and a killed run resumes where it
+with the sample's index (its seed), so a re-run never pays twice and a killed run resumes where it
 stopped. A cache line that does not parse (a run killed mid-write) is reported with its
 line number and skipped, never reused: that sample is asked again.
 
@@ -21,7 +23,7 @@ import json
 import os
 import sys
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -109,16 +111,91 @@ class Sample:
     text: str = ""
     error: str = ""
     cached: bool = False
+    usage: dict[str, int] = field(default_factory=dict)
 
 
-class LiveTeacher:
-    """``openai:MODEL@URL`` with a cache. ``sample`` returns ``samples`` answers per prompt."""
+Todo = dict[str, tuple[list[dict[str, str]], int, list[tuple[int, int]]]]
+
+
+class CachedTeacher:
+    """Cache lookups shared by the backends: ``sample`` returns ``samples`` answers per
+    prompt, asking the backend (``_answer``) only for what the cache lacks, each distinct
+    (prompt, sample index) once."""
+
+    def __init__(self, name: str, settings: LiveSettings) -> None:
+        settings.check()
+        self.name, self.settings = name, settings
+        self.cache = ResponseCache(settings.cache_path())
+        self.requests = 0  # answers asked for this run (cache misses)
+
+    def params(self) -> dict[str, Any]:
+        s = self.settings
+        return {"temperature": s.temperature, "max_tokens": s.max_tokens}
+
+    def sample(self, prompts: list[list[dict[str, str]]]) -> list[list[Sample]]:
+        params = self.params()
+        out = [[Sample() for _ in range(self.settings.samples)] for _ in prompts]
+        todo: Todo = {}
+        for i, messages in enumerate(prompts):
+            for j in range(self.settings.samples):
+                key = ResponseCache.key(self.name, messages, params, j)
+                hit = self.cache.get(key)
+                if hit is not None:
+                    out[i][j] = Sample(text=hit["text"], cached=True)
+                else:  # the same prompt twice is asked once
+                    todo.setdefault(key, (messages, j, []))[2].append((i, j))
+        if todo:
+            self.requests += len(todo)
+            for key, sample in self._answer(todo, params).items():
+                if not sample.error:
+                    self.cache.put(key, sample.text, sample.usage)
+                for i, j in todo[key][2]:
+                    out[i][j] = sample
+        return out
+
+    def _answer(self, todo: Todo, params: dict[str, Any]) -> dict[str, Sample]:
+        raise NotImplementedError
+
+
+class LocalTeacher(CachedTeacher):
+    """``hf:PATH`` or ``ct2:PATH`` (GGUF through ``hf:``): a local model, batched, on the CPU
+    or a GPU; the reply continues the prefilled code fence, as the student's does."""
+
+    def __init__(self, spec: str, settings: LiveSettings, batch_size: int = 8) -> None:
+        super().__init__(spec, settings)
+        self.batch_size = batch_size
+        self._student: Any = None
+
+    def _answer(self, todo: Todo, params: dict[str, Any]) -> dict[str, Sample]:
+        from agent import render
+        from agent.students import load_student
+
+        if self._student is None:
+            self._student = load_student(self.name)
+        done: dict[str, Sample] = {}
+        keys = sorted(todo, key=lambda k: todo[k][1])  # one seed (the sample index) a batch
+        for start in range(0, len(keys), self.batch_size):
+            batch = keys[start : start + self.batch_size]
+            for j in sorted({todo[k][1] for k in batch}):
+                part = [k for k in batch if todo[k][1] == j]
+                gens = self._student.generate(
+                    [render.with_prefill(todo[k][0], "python") for k in part],
+                    max_new_tokens=params["max_tokens"], temperature=params["temperature"],
+                    seed=j, stop=render.STOP,
+                )  # fmt: skip
+                for k, g in zip(part, gens, strict=True):
+                    usage = {"prompt_tokens": g.prompt_tokens,
+                             "completion_tokens": g.completion_tokens}  # fmt: skip
+                    done[k] = Sample(text=f"```python\n{g.text}\n```", usage=usage)
+        return done
+
+
+class LiveTeacher(CachedTeacher):
+    """``openai:MODEL@URL``: requests in flight at once up to ``concurrency``."""
 
     def __init__(self, model: str, url: str, settings: LiveSettings) -> None:
-        settings.check()
-        self.model, self.url, self.settings = model, url, settings
-        self.cache = ResponseCache(settings.cache_path())
-        self.requests = 0  # sent this run (cache misses)
+        super().__init__(model, settings)
+        self.model, self.url = model, url
 
     def _client(self) -> Any:
         from openai import AsyncOpenAI
@@ -130,42 +207,24 @@ class LiveTeacher:
             max_retries=self.settings.retries,
         )
 
-    def params(self) -> dict[str, Any]:
-        s = self.settings
-        return {"temperature": s.temperature, "max_tokens": s.max_tokens}
+    def _answer(self, todo: Todo, params: dict[str, Any]) -> dict[str, Sample]:
+        return asyncio.run(self._answer_all(todo, params))
 
-    def sample(self, prompts: list[list[dict[str, str]]]) -> list[list[Sample]]:
-        return asyncio.run(self._sample(prompts))
-
-    async def _sample(self, prompts: list[list[dict[str, str]]]) -> list[list[Sample]]:
-        params = self.params()
-        out = [[Sample() for _ in range(self.settings.samples)] for _ in prompts]
-        todo: dict[str, tuple[list[dict[str, str]], int, list[tuple[int, int]]]] = {}
-        for i, messages in enumerate(prompts):
-            for j in range(self.settings.samples):
-                key = ResponseCache.key(self.model, messages, params, j)
-                hit = self.cache.get(key)
-                if hit is not None:
-                    out[i][j] = Sample(text=hit["text"], cached=True)
-                else:  # the same prompt twice is asked once
-                    todo.setdefault(key, (messages, j, []))[2].append((i, j))
-        if not todo:
-            return out
+    async def _answer_all(self, todo: Todo, params: dict[str, Any]) -> dict[str, Sample]:
         client = self._client()
+        done: dict[str, Sample] = {}
         try:
             await self._reachable(client)
             gate = asyncio.Semaphore(self.settings.concurrency)
 
-            async def one(key: str, messages: list[dict[str, str]], j: int, at: list) -> None:
+            async def one(key: str, messages: list[dict[str, str]], j: int) -> None:
                 async with gate:
-                    sample = await self._ask(client, key, messages, params, j)
-                for i, jj in at:
-                    out[i][jj] = sample
+                    done[key] = await self._ask(client, messages, params, j)
 
-            await asyncio.gather(*(one(k, m, j, at) for k, (m, j, at) in todo.items()))
+            await asyncio.gather(*(one(k, m, j) for k, (m, j, _) in todo.items()))
         finally:
             await client.close()
-        return out
+        return done
 
     async def _reachable(self, client: Any) -> None:
         from training.verify_traces import TeacherError
@@ -178,12 +237,10 @@ class LiveTeacher:
             ) from None
 
     async def _ask(
-        self, client: Any, key: str, messages: list[dict[str, str]], params: dict[str, Any],
-        index: int,
-    ) -> Sample:  # fmt: skip
+        self, client: Any, messages: list[dict[str, str]], params: dict[str, Any], index: int
+    ) -> Sample:
         import openai
 
-        self.requests += 1
         try:
             r = await client.chat.completions.create(
                 model=self.model, messages=messages, seed=index, **params
@@ -198,8 +255,7 @@ class LiveTeacher:
             "prompt_tokens": getattr(usage, "prompt_tokens", 0) or 0,
             "completion_tokens": getattr(usage, "completion_tokens", 0) or 0,
         }
-        self.cache.put(key, text, tokens)
-        return Sample(text=text)
+        return Sample(text=text, usage=tokens)
 
 
 def gsm8k_candidates(
@@ -213,18 +269,22 @@ def gsm8k_candidates(
     from training.verify_traces import Candidate, _row, sha256_file
 
     spec = parse_spec(teacher)
+    live: CachedTeacher = (
+        LiveTeacher(spec.name, str(spec.url), settings)
+        if spec.kind == "openai"
+        else LocalTeacher(teacher, settings)
+    )
     rows = []
     with open(path) as f:
         for number, line in enumerate(f, 1):
             if limit is not None and number > limit:
                 break
             rows.append((number, _row(path, number, line)))
-    live = LiveTeacher(spec.name, str(spec.url), settings)
     prompts = [render.formulate_messages("pad", str(row.get("question", ""))) for _, row in rows]
     answers = live.sample(prompts)
     prov = Provenance(
         teacher=teacher, file=str(path), sha256=sha256_file(path),
-        licence=f"MIT (openai/grade-school-math questions); programs by {spec.name}",
+        licence=f"MIT (openai/grade-school-math questions); programs by {spec}",
     )  # fmt: skip
     for (number, row), samples in zip(rows, answers, strict=True):
         item_id = str(row.get("id", f"gsm8k-train-{number - 1}"))
@@ -237,5 +297,5 @@ def gsm8k_candidates(
                 note=s.error or (f"sample {j}" if len(samples) > 1 else ""),
             )  # fmt: skip
     cached = sum(s.cached for ss in answers for s in ss)
-    print(f"{teacher}: {live.requests} requests sent, {cached} answers from the cache "
+    print(f"{teacher}: {live.requests} answers asked for, {cached} from the cache "
           f"({live.cache.path})", file=sys.stderr)  # fmt: skip

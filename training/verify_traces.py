@@ -9,8 +9,8 @@ Teachers (named like the agent's model specs):
   (``training.stepgame``), kept when ``spatial.lp`` answers the gold label;
 - ``synth:kinship``: generated family stories with their facts (``training.kinship``),
   the gold derived by ``kinship.lp``; ours, so it may ship;
-- ``openai:MODEL@URL``: a live teacher (``training.teachers``) writing programs for GSM8K
-  train questions, ``--samples`` per question, cached on disk;
+- ``openai:MODEL@URL``, ``hf:PATH``, ``ct2:PATH``: a live teacher (``training.teachers``)
+  writing programs for GSM8K train questions, ``--samples`` per question, cached on disk;
 - ``replay:FILE``: recorded teacher outputs that may feed training: PAL AQuA
   (``pal_aqua_codex_outputs.jsonl``) and Logic-LM's GPT-4 programs for ProofWriter and
   ProntoQA dev. The test-set files (Codex PoT GSM8K/SVAMP, the StepGame answers, the
@@ -124,7 +124,7 @@ def candidates(
 ) -> Iterator[Candidate]:
     """The candidates a teacher spec names (``live``: a live teacher's ``LiveSettings``)."""
     kind, _, rest = teacher.partition(":")
-    if kind == "openai":
+    if kind in ("openai", "hf", "ct2"):
         from training.exemplars import SOURCE
         from training.teachers import LiveSettings, gsm8k_candidates
 
@@ -159,7 +159,7 @@ def candidates(
     else:
         raise TeacherError(
             f"unknown teacher {teacher!r}; use silver:gsm8k, socratic:gsm8k, silver:stepgame, "
-            "synth:kinship, silver:clutrr, replay:FILE or openai:MODEL@URL"
+            "synth:kinship, silver:clutrr, replay:FILE, openai:MODEL@URL, hf:PATH or ct2:PATH"
         )
 
 

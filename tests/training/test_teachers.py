@@ -10,7 +10,13 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from training.teachers import LiveSettings, LiveTeacher, ResponseCache, gsm8k_candidates
+from training.teachers import (
+    LiveSettings,
+    LiveTeacher,
+    LocalTeacher,
+    ResponseCache,
+    gsm8k_candidates,
+)
 from training.verify_traces import TeacherError, check
 
 PROGRAM = "```python\nans = 48 + 48 // 2\n```"
@@ -157,7 +163,7 @@ def test_programs_from_a_live_teacher_go_through_the_one_verifier(stub, tmp_path
     by_reason = sorted((c.candidate.item_id, c.reason) for c in checked)
     # the first request got garbage; the second question's program is right for the first
     assert by_reason == [("gsm8k-train-0", "teacher_error"), ("gsm8k-train-1", "wrong_answer")]
-    assert all(c.candidate.provenance.licence.endswith("programs by stub") for c in checked)
+    assert all(c.candidate.provenance.licence.endswith(f"programs by {teacher}") for c in checked)
 
 
 def test_nesy_serve_is_a_live_teacher(nesy_serve_url, tmp_path):
@@ -168,3 +174,41 @@ def test_nesy_serve_is_a_live_teacher(nesy_serve_url, tmp_path):
     assert teacher.requests == 2  # the same prompt twice: sample keys repeat, still 2 x 2
     assert all(isinstance(s.text, str) and not s.error for ss in answers for s in ss)
     assert LiveTeacher("nesy-student", nesy_serve_url, settings).sample(MESSAGES)[0][0].cached
+
+
+def test_a_local_model_is_a_teacher_batched_and_cached(tiny_model_dir, tmp_path):
+    settings = LiveSettings(cache=str(tmp_path / "c.jsonl"), samples=2, temperature=0.7,
+                            max_tokens=6)  # fmt: skip
+    prompts = [[{"role": "user", "content": f"question {i}"}] for i in range(3)]
+    teacher = LocalTeacher(f"hf:{tiny_model_dir}", settings, batch_size=2)
+    answers = teacher.sample(prompts)
+    assert teacher.requests == 6 and all(s.text.startswith("```python") for a in answers for s in a)
+    again = LocalTeacher(f"hf:{tiny_model_dir}", settings)
+    assert [[s.text for s in a] for a in again.sample(prompts)] == [
+        [s.text for s in a] for a in answers
+    ]
+    assert again.requests == 0 and again._student is None  # nothing loaded: all cached
+
+
+def test_nesy_distill_verify_takes_a_live_teacher_and_its_flags(stub, tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    (tmp_path / "gsm8k").mkdir()
+    row = {"question": "Natalia sold 48 clips in April and half as many in May.", "answer": 72}
+    (tmp_path / "gsm8k" / "train.jsonl").write_text(json.dumps(row) + "\n")
+    server = stub()
+    cmd = [sys.executable, "-m", "nesy.cli", "distill", "verify", "--teacher",
+           f"openai:stub@{server.url}", "--data", str(tmp_path), "--samples", "2",
+           "--temperature", "0.5", "--cache", str(tmp_path / "c.jsonl"), "--json"]  # fmt: skip
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    r = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=120)
+    assert r.returncode == 0, r.stderr[-2000:]
+    [row_summary] = json.loads(r.stdout)
+    # two samples, the same program: one kept, its copy a duplicate
+    assert (row_summary["kept"], row_summary["reasons"]) == (1, {"duplicate": 1})
+    assert server.calls == 2 and "2 answers asked for, 0 from the cache" in r.stderr
+    greedy = [("0" if a == "0.5" else a) for a in cmd]
+    r = subprocess.run(greedy, capture_output=True, text=True, env=env, timeout=120)
+    assert r.returncode == 2 and "give --temperature above 0" in r.stderr
