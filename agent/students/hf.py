@@ -51,10 +51,13 @@ class HFStudent(Interruptible):
             torch.set_num_threads(threads or max(1, os.cpu_count() or 1))
         self.device = device
         self.name = name or str(path) + (f"+lora:{adapter}" if adapter else "")
+        where, gguf = Path(path), {}
+        if where.suffix == ".gguf":  # one GGUF file: transformers dequantises it on load
+            where, gguf = where.parent, {"gguf_file": where.name}
         try:
-            self.tokenizer: Any = AutoTokenizer.from_pretrained(path)
+            self.tokenizer: Any = AutoTokenizer.from_pretrained(where, **gguf)
             model: Any = AutoModelForCausalLM.from_pretrained(
-                path, dtype=torch.bfloat16 if device == "cuda" else torch.float32
+                where, dtype=torch.bfloat16 if device == "cuda" else torch.float32, **gguf
             )
         except OSError as exc:
             raise StudentError(f"cannot load model {path!r}: {str(exc).splitlines()[0]}") from None

@@ -120,3 +120,13 @@ def test_the_registry_maps_spec_kinds_to_backends_and_takes_new_ones():
     assert students._backend("ct2").__name__ == "CT2Student"
     students.register("hf", "agent.students.hf:HFStudent")  # idempotent re-registration
     assert students._backend("hf").__module__ == "agent.students.hf"
+
+
+def test_a_gguf_file_loads_as_an_hf_model():
+    """`hf:FILE.gguf` (the packaged SmolLM2 here; the local teacher in practice)."""
+    from agent.students.packaged import default_gguf
+
+    student = HFStudent(default_gguf(), threads=1)
+    [g] = student.generate([[{"role": "user", "content": "What is 2+2?"}]], max_new_tokens=3)
+    assert g.prompt_tokens > 10  # the GGUF's own chat template was applied
+    assert g.completion_tokens > 0 and student.name.endswith(".gguf")
