@@ -11,6 +11,8 @@ Teachers (named like the agent's model specs):
   the gold derived by ``kinship.lp``; ours, so it may ship;
 - ``openai:MODEL@URL``, ``hf:PATH``, ``ct2:PATH``: a live teacher (``training.teachers``)
   writing programs for GSM8K train questions, ``--samples`` per question, cached on disk;
+- ``augment:renumber``: verified ``silver:gsm8k`` programs re-instantiated with new numbers
+  (``training.augment``), ``--samples`` variants per question;
 - ``replay:FILE``: recorded teacher outputs that may feed training: PAL AQuA
   (``pal_aqua_codex_outputs.jsonl``) and Logic-LM's GPT-4 programs for ProofWriter and
   ProntoQA dev. The test-set files (Codex PoT GSM8K/SVAMP, the StepGame answers, the
@@ -54,6 +56,7 @@ CLUTRR_GOLD = "clutrr/llmasp_clutrr_1.3"  # beside teacher_traces/: the stories'
 REASONS = (
     "parse_error", "solver_error", "timeout", "wrong_answer", "duplicate", "too_long",
     "teacher_error",  # a live teacher's request failed after its retries (never cached)
+    "ill_formed",  # augment:renumber: the new numbers make a negative or fractional count
 )  # fmt: skip
 
 
@@ -154,12 +157,20 @@ def candidates(
         root, path = _data_file(teacher, data, kinship.CLUTRR_SOURCE, "CLUTRR")
         for fields in kinship.clutrr_candidates(root, limit, provenance(teacher, path)):
             yield Candidate(**fields)
+    elif kind == "augment" and rest == "renumber":
+        from training import augment
+        from training.exemplars import SOURCE
+
+        _, path = _data_file(teacher, data, SOURCE, "GSM8K train")
+        verified = (c.candidate for c in check(_silver_gsm8k(path, limit)) if c.kept)
+        yield from augment.candidates(verified, live.samples if live else 1)
     elif kind == "replay" and rest:
         yield from _replay(Path(rest).expanduser(), limit)
     else:
         raise TeacherError(
             f"unknown teacher {teacher!r}; use silver:gsm8k, socratic:gsm8k, silver:stepgame, "
-            "synth:kinship, silver:clutrr, replay:FILE, openai:MODEL@URL, hf:PATH or ct2:PATH"
+            "synth:kinship, silver:clutrr, augment:renumber, replay:FILE, openai:MODEL@URL, "
+            "hf:PATH or ct2:PATH"
         )
 
 
