@@ -103,6 +103,24 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_improve(args: argparse.Namespace) -> int:
+    from training.improve import ImproveConfig, improve
+
+    cfg = ImproveConfig(
+        seed_run=str(args.seed_run), out=str(args.out), data=str(args.data), rounds=args.rounds,
+        questions=args.questions, samples=args.samples, temperature=args.temperature,
+        student=args.student or "", sampler=args.sampler or "", base=args.base, seed=args.seed,
+        eval_items=args.eval_items,
+    )  # fmt: skip
+    try:
+        log = improve(cfg, _train_overrides(args))
+    except (ValueError, OSError) as exc:
+        return _fail("improve", exc)
+    for line in log:
+        print(json.dumps(line))
+    return 0
+
+
 def cmd_train(args: argparse.Namespace) -> int:
     from training.sft import config_from_args, train
 
@@ -191,6 +209,26 @@ def add_parser(sub: Any, positive: Any) -> None:
     _add_live_arguments(q, positive)
     add_arguments(q, skip=RUN_OWNS)
     q.set_defaults(func=cmd_run)
+
+    q = dsub.add_parser(
+        "improve", help="self-training: sample, verify, retrain on the verified union (resumes)"
+    )
+    q.add_argument("--from", dest="seed_run", type=Path, required=True,
+                   help="a distill run directory (its train/dev splits and model/)")  # fmt: skip
+    q.add_argument("--out", type=Path, required=True, help="output directory")
+    q.add_argument("--data", type=Path, default=Path("../shared/data"), help="shared data folder")
+    q.add_argument("--rounds", type=positive(int), default=1)
+    q.add_argument("--questions", type=positive(int), default=500, help="questions a round")
+    q.add_argument("--samples", type=positive(int), default=4, help="programs per question")
+    q.add_argument("--temperature", type=float, default=0.7)
+    q.add_argument("--student", help="round 1's student (default: RUN/model)")
+    q.add_argument("--sampler", help="sample with this model spec (default: ct2:STUDENT)")
+    q.add_argument("--base", default="default", help="each round retrains from this base")
+    q.add_argument("--seed", type=int, default=0, help="question subsample seed")
+    q.add_argument("--eval-items", type=positive(int), default=100, help="dev items a round")
+    q.add_argument("--train-config", help="training settings (a train_config.json)")
+    add_arguments(q, skip=(*RUN_OWNS, "seed"))
+    q.set_defaults(func=cmd_improve)
 
     q = dsub.add_parser("train", help="fine-tune on a traces file (resumes from checkpoints)")
     q.add_argument("--config", help="a train_config.json (flags override it)")

@@ -22,7 +22,7 @@ import hashlib
 import json
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -259,10 +259,12 @@ class LiveTeacher(CachedTeacher):
 
 
 def gsm8k_candidates(
-    teacher: str, path: Path, limit: int | None, settings: LiveSettings
-) -> Iterator[Any]:
+    teacher: str, path: Path, limit: int | None, settings: LiveSettings,
+    pick: Collection[int] | None = None,
+) -> Iterator[Any]:  # fmt: skip
     """Programs the live teacher writes for GSM8K train questions (the agent's own ``pad``
-    prompt), ``settings.samples`` per question, each a candidate for the one verifier."""
+    prompt), ``settings.samples`` per question, each a candidate for the one verifier.
+    ``pick``: only these (1-based) lines of the file."""
     from agent import render
     from agent.spec import parse_spec
     from training.data import Provenance
@@ -279,7 +281,8 @@ def gsm8k_candidates(
         for number, line in enumerate(f, 1):
             if limit is not None and number > limit:
                 break
-            rows.append((number, _row(path, number, line)))
+            if pick is None or number in pick:
+                rows.append((number, _row(path, number, line)))
     prompts = [render.formulate_messages("pad", str(row.get("question", ""))) for _, row in rows]
     answers = live.sample(prompts)
     prov = Provenance(
