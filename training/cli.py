@@ -121,6 +121,23 @@ def cmd_improve(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_dpo(args: argparse.Namespace) -> int:
+    from training.dpo import DPOSettings, train_dpo
+
+    cfg = DPOSettings(
+        model=str(args.model), traces=[str(t) for t in args.traces], out=str(args.out),
+        pairs_per_question=args.pairs_per_question, beta=args.beta, lr=args.lr,
+        max_steps=args.max_steps, batch_size=args.batch_size, grad_accum=args.grad_accum,
+        lora_r=args.lora_r, max_length=args.max_length, seed=args.seed,
+    )  # fmt: skip
+    try:
+        summary = train_dpo(cfg)
+    except (ValueError, OSError) as exc:
+        return _fail("dpo", exc)
+    print(json.dumps(summary))
+    return 0
+
+
 def cmd_train(args: argparse.Namespace) -> int:
     from training.sft import config_from_args, train
 
@@ -229,6 +246,22 @@ def add_parser(sub: Any, positive: Any) -> None:
     q.add_argument("--train-config", help="training settings (a train_config.json)")
     add_arguments(q, skip=(*RUN_OWNS, "seed"))
     q.set_defaults(func=cmd_improve)
+
+    q = dsub.add_parser("dpo", help="preference training on right/wrong program pairs (TRL)")
+    q.add_argument("--model", type=Path, required=True, help="the student (a model directory)")
+    q.add_argument("--traces", type=Path, nargs="+", required=True,
+                   help="sampled traces (e.g. RUN/round-1/traces.jsonl)")  # fmt: skip
+    q.add_argument("--out", type=Path, required=True, help="output: adapter/ and model/")
+    q.add_argument("--pairs-per-question", type=positive(int), default=4)
+    q.add_argument("--beta", type=float, default=0.1)
+    q.add_argument("--lr", type=float, default=5e-6)
+    q.add_argument("--max-steps", type=positive(int), default=100)
+    q.add_argument("--batch-size", type=positive(int), default=4)
+    q.add_argument("--grad-accum", type=positive(int), default=4)
+    q.add_argument("--lora-r", type=positive(int), default=16)
+    q.add_argument("--max-length", type=positive(int), default=1024)
+    q.add_argument("--seed", type=int, default=0)
+    q.set_defaults(func=cmd_dpo)
 
     q = dsub.add_parser("train", help="fine-tune on a traces file (resumes from checkpoints)")
     q.add_argument("--config", help="a train_config.json (flags override it)")

@@ -1,0 +1,60 @@
+"""``nesy distill dpo``: (right, wrong) program pairs of one question, rendered as the agent
+renders them, and TRL's DPOTrainer on a tiny student with a LoRA policy."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+from training.data import Provenance, Trace, write_traces
+from training.dpo import pairs
+
+PROV = Provenance(teacher="t", file="f", sha256="0", licence="MIT")
+Q = "Natalia sold 48 clips in April and half as many in May. How many altogether?"
+
+
+def trace(item: str, program: str, kept: bool, reason: str | None = None) -> Trace:
+    return Trace(source="t", task="gsm8k", item_id=item, group=item, mode="pad", question=Q,
+                 program=program, gold=72, kept=kept, reason=reason, provenance=PROV)  # fmt: skip
+
+
+TRACES = [
+    trace("q1", "ans = 48 + 48 / 2\n", True),
+    trace("q1", "ans = 48 / 2\n", False, "wrong_answer"),
+    trace("q1", "ans = 48 * 2\n", False, "wrong_answer"),
+    trace("q2", "ans = 1\n", False, "wrong_answer"),  # no right program: no pair
+    trace("q3", "ans = 72\n", True),  # no wrong program: no pair
+    trace("q4", "", False, "parse_error"),
+]
+
+
+def test_pairs_take_a_right_and_a_wrong_program_of_one_question(tiny_model_dir):
+    from transformers import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(tiny_model_dir)
+    got = pairs(TRACES, tok, per_question=4)
+    assert len(got) == 2 and len({p["prompt"] for p in got}) == 1
+    assert all("48 + 48 / 2" in p["chosen"] and "48 + 48" not in p["rejected"] for p in got)
+    assert got[0]["prompt"].rstrip().endswith("```python")  # the agent's prefilled fence
+    assert len(pairs(TRACES, tok, per_question=1)) == 1
+
+
+def test_dpo_trains_a_lora_policy_and_exports_a_merged_student(tiny_model_dir, tmp_path):
+    write_traces(tmp_path / "t.jsonl", TRACES)
+    cmd = [sys.executable, "-m", "nesy.cli", "distill", "dpo", "--model", str(tiny_model_dir),
+           "--traces", str(tmp_path / "t.jsonl"), "--out", str(tmp_path / "dpo"),
+           "--max-steps", "1", "--batch-size", "1", "--grad-accum", "1", "--lora-r", "2",
+           "--max-length", "4096", "--lr", "1e-2"]  # fmt: skip
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    r = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600)
+    assert r.returncode == 0, r.stderr[-3000:]
+    summary = json.loads(r.stdout.strip().splitlines()[-1])
+    assert summary["pairs"] == 2 and summary["global_step"] == 1
+    assert (tmp_path / "dpo" / "adapter" / "adapter_config.json").exists()
+    assert (tmp_path / "dpo" / "model" / "config.json").exists()
+    write_traces(tmp_path / "none.jsonl", TRACES[3:])
+    none = [str(tmp_path / "none.jsonl") if a.endswith("t.jsonl") else a for a in cmd]
+    r = subprocess.run(none, capture_output=True, text=True, env=env, timeout=600)
+    assert r.returncode == 2 and "has both a right and a wrong program" in r.stderr
