@@ -14,7 +14,13 @@ Measures, on this machine:
 - ``sft_full_tokens_per_s``: the same tuned setup, full fine-tuning instead of LoRA;
 - ``convert_verify_per_s``: GSM8K-train solutions converted to programs (``silver:gsm8k``)
   and verified per second, over the first ``--verify-items``;
-- ``tokens_per_example``: mean rendered example length with 0 and with 2 KB exemplars.
+- ``tokens_per_example``: mean rendered example length with 0 and with 2 KB exemplars;
+- ``sample_tokens_per_s_hf`` / ``sample_tokens_per_s_ct2``: the student sampling programs
+  for self-training (``nesy distill improve``): the same ``--sample-questions`` GSM8K-train
+  prompts (the agent's pad prompt, prefilled fence), one batch, temperature 0.7, 128 new
+  tokens at most, through transformers' batched ``generate`` and through CTranslate2;
+- ``teacher_tokens_per_s`` (with ``--teacher FILE.gguf``, e.g. the local Qwen2.5-Coder from
+  ``make teacher``): the same prompts through that model, batched (transformers, GGUF).
 
 The last line printed is one JSON object.
 """
@@ -135,12 +141,29 @@ def trl(model_dir: Path, rows: list[Any], steps: int, batch: int, out: str) -> f
     return clock.tokens_per_s
 
 
+def sampling(spec: str, questions: list[str]) -> float:
+    """Completion tokens per second, one batch of pad prompts, temperature 0.7."""
+    from agent import render
+    from agent.students import load_student
+
+    student = load_student(spec)
+    prompts = [
+        render.with_prefill(render.formulate_messages("pad", q), "python") for q in questions
+    ]
+    student.generate(prompts[:1], max_new_tokens=4)  # warm-up (CT2 export, first call)
+    t = time.perf_counter()
+    out = student.generate(prompts, max_new_tokens=128, temperature=0.7, seed=0, stop=render.STOP)
+    return sum(g.completion_tokens for g in out) / (time.perf_counter() - t)
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
     p.add_argument("--steps", type=int, default=6)
     p.add_argument("--batch", type=int, default=8)
     p.add_argument("--verify-items", type=int, default=2000)
+    p.add_argument("--sample-questions", type=int, default=16)
+    p.add_argument("--teacher", type=Path, help="a teacher GGUF file for teacher_tokens_per_s")
     p.add_argument("--json-only", action="store_true")
     args = p.parse_args()
 
@@ -182,9 +205,21 @@ def main() -> None:
         say(f"training.sft: {our_tps:.0f} non-pad tokens/s")
         full_tps = ours(model_dir, train_rows, args.steps, args.batch, tmp + "/full", lora=False)
         say(f"training.sft, full fine-tuning: {full_tps:.0f} non-pad tokens/s")
+    questions = [r.question for r in rows[: args.sample_questions]]
+    sample_hf = sampling(f"hf:{model_dir}", questions)
+    say(f"sampling, transformers batched: {sample_hf:.0f} tokens/s")
+    sample_ct2 = sampling(f"ct2:{model_dir}", questions)
+    say(f"sampling, CTranslate2: {sample_ct2:.0f} tokens/s")
+    teacher_tps = sampling(f"hf:{args.teacher}", questions) if args.teacher else None
+    if teacher_tps:
+        say(f"teacher {args.teacher.name}: {teacher_tps:.1f} tokens/s")
     print(
         json.dumps(
             {
+                "sample_tokens_per_s_hf": round(sample_hf, 1),
+                "sample_tokens_per_s_ct2": round(sample_ct2, 1),
+                "teacher_tokens_per_s": round(teacher_tps, 2) if teacher_tps else None,
+                "sample_questions": len(questions),
                 "sft_tokens_per_s": round(our_tps, 1),
                 "trl_tokens_per_s": round(trl_tps, 1),
                 "sft_speedup_vs_trl": round(our_tps / trl_tps, 2),
