@@ -131,9 +131,7 @@ def improve(
         if not (model / "model_card.json").exists():
             train_p = here / "train.jsonl"
             tcfg = TrainConfig(train=str(train_p), dev=str(seed_run / "dev.jsonl"),
-                               out=str(here), base=cfg.base)  # fmt: skip
-            for k, v in (train_overrides or {}).items():
-                setattr(tcfg, k, v)
+                               out=str(here), base=cfg.base, **(train_overrides or {}))  # fmt: skip
             union, _, dropped = select(verified, tokenizer, tcfg.max_tokens, dev_fraction=0.0)
             write_traces(train_p, union)
             print(f"== round {r}: retrain from {cfg.base} on {len(union)} verified programs "

@@ -101,9 +101,9 @@ def stage_verify(cfg: RunConfig, out: Path) -> Path:
     if path.exists():
         return path
     checked = []
+    live = LiveSettings(samples=cfg.samples, temperature=cfg.temperature,
+                        concurrency=cfg.concurrency, cache=cfg.cache)  # fmt: skip
     for task in tasks_of(cfg):
-        live = LiveSettings(samples=cfg.samples, temperature=cfg.temperature,
-                            concurrency=cfg.concurrency, cache=cfg.cache)  # fmt: skip
         cands = candidates(teacher_for(cfg, task), Path(cfg.data), cfg.limit or None, live)
         bar = tqdm(cands, desc=f"verify {task}", unit="trace", file=sys.stderr, mininterval=2)
         mine = [c for c in check(bar, cfg.timeout_s) if c.candidate.task == task]

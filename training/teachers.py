@@ -267,8 +267,7 @@ def gsm8k_candidates(
     ``pick``: only these (1-based) lines of the file."""
     from agent import render
     from agent.spec import parse_spec
-    from training.data import Provenance
-    from training.verify_traces import Candidate, _row, sha256_file
+    from training.verify_traces import Candidate, _row, provenance
 
     spec = parse_spec(teacher)
     live: CachedTeacher = (
@@ -285,10 +284,9 @@ def gsm8k_candidates(
                 rows.append((number, _row(path, number, line)))
     prompts = [render.formulate_messages("pad", str(row.get("question", ""))) for _, row in rows]
     answers = live.sample(prompts)
-    prov = Provenance(
-        teacher=teacher, file=str(path), sha256=sha256_file(path),
-        licence=f"MIT (openai/grade-school-math questions); programs by {spec}",
-    )  # fmt: skip
+    prov = provenance(teacher, path).model_copy(
+        update={"licence": f"MIT (openai/grade-school-math questions); programs by {spec}"}
+    )
     for (number, row), samples in zip(rows, answers, strict=True):
         item_id = str(row.get("id", f"gsm8k-train-{number - 1}"))
         for j, s in enumerate(samples):

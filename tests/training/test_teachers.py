@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
@@ -28,6 +27,7 @@ class Stub:
     def __init__(self, script: list[str]) -> None:
         self.script = list(script)
         self.calls = 0
+        self.release = threading.Event()  # a "hang" request answers only at close()
         stub = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -55,9 +55,8 @@ class Stub:
                     self._send(500, b'{"error": {"message": "boom"}}')
                 elif what == "429":
                     self._send(429, b'{"error": {"message": "slow down"}}', {"Retry-After": "0"})
-                elif what == "sleep":
-                    time.sleep(1.5)
-                    self._send(200, b"{}")
+                elif what == "hang":
+                    stub.release.wait(60)
                 elif what == "garbage":
                     self._send(200, b"{not json")
                 else:
@@ -73,6 +72,7 @@ class Stub:
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
     def close(self) -> None:
+        self.release.set()
         self.server.shutdown()
 
 
@@ -104,14 +104,15 @@ def test_500s_and_429s_are_retried_and_the_answer_is_cached(stub, tmp_path):
 
 
 def test_malformed_json_and_timeouts_are_errors_that_are_asked_again(stub, tmp_path):
-    server = stub("garbage", "sleep")
-    settings = LiveSettings(cache=str(tmp_path / "c.jsonl"), retries=0, timeout_s=0.5)
+    server = stub("garbage", "hang")
+    settings = LiveSettings(cache=str(tmp_path / "c.jsonl"), retries=0, timeout_s=1.0)
     teacher = LiveTeacher("stub", server.url, settings)
     [[bad], [slow]] = teacher.sample(MESSAGES + [[{"role": "user", "content": "another"}]])
     assert bad.error and slow.error and not bad.text
     assert {bad.error.split(":")[0], slow.error.split(":")[0]} >= {"APITimeoutError"}
     assert not (tmp_path / "c.jsonl").exists()  # failures are never cached
-    [[good], [good2]] = LiveTeacher("stub", server.url, settings).sample(
+    patient = LiveSettings(cache=str(tmp_path / "c.jsonl"), retries=0)  # the default 120 s
+    [[good], [good2]] = LiveTeacher("stub", server.url, patient).sample(
         MESSAGES + [[{"role": "user", "content": "another"}]]
     )
     assert good.text == good2.text == PROGRAM
