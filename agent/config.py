@@ -24,7 +24,11 @@ class AgentConfig:
         metadata={"help": "pad, socratic, asp, spatial, prolog, deductive, direct, or auto"},
     )
     task: str = field(
-        default="math", metadata={"help": "math, kinship, deductive, spatial (routes auto)"}
+        default="auto",
+        metadata={
+            "help": "math, kinship, deductive, spatial (picks auto's mode); auto: the router "
+            "reads the question"
+        },
     )
     max_repairs: int = field(
         default=2, metadata={"help": "times a failed program goes back with its error"}
@@ -51,9 +55,13 @@ class AgentConfig:
     recursion_limit: int = field(default=40, metadata={"help": "LangGraph steps per question"})
 
     def resolved_mode(self) -> str:
+        """The mode a question runs in: ``mode``, or for ``auto`` the task's; "auto" when
+        both are auto (the graph's ``route`` node picks per question)."""
         if self.mode not in MODES:
             raise ValueError(f"unknown mode {self.mode!r}; known: {', '.join(MODES)}")
-        return TASK_MODES.get(self.task, "direct") if self.mode == "auto" else self.mode
+        if self.mode != "auto":
+            return self.mode
+        return "auto" if self.task == "auto" else TASK_MODES.get(self.task, "direct")
 
 
 FIELDS = {f.name: f for f in dataclasses.fields(AgentConfig)}

@@ -112,6 +112,16 @@ def _attempt(
     }
 
 
+def route(state: State, ctx: Context) -> State:
+    """A question with no task (``--mode auto``): the router (``agent.router``) picks the
+    task it reads like, and so the mode; the step shows the pick and why."""
+    from agent.router import default_router
+
+    t0 = time.perf_counter()
+    r = default_router().route(state["question"])
+    return {"task": r.task, "mode": r.mode, "steps": [_step("route", t0, text=r.why)]}
+
+
 def retrieve(state: State, ctx: Context) -> State:
     t0 = time.perf_counter()
     spec = MODE_SPECS[state["mode"]]
@@ -221,7 +231,7 @@ def _formulate_sentences(state: State, ctx: Context, t0: float, prompt_id: str) 
     literal) resampled, then one program assembled from the translations."""
     mode = state["mode"]
     spec = MODE_SPECS[mode]
-    th = theory.split(state["question"], by_line=spec.per_sentence == "line")
+    th = theory.split(state["question"], spec.per_sentence)
     units = th.units
     messages = [render.formulate_messages(mode, u, state.get("exemplars", "")) for u in units]
     k = max(1, ctx.cfg.vote_k)
@@ -438,6 +448,7 @@ def build_graph(
 
     g = StateGraph(State)
     for name, fn in [
+        ("route", route),
         ("retrieve", retrieve),
         ("decompose", decompose),
         ("formulate", formulate),
@@ -447,7 +458,10 @@ def build_graph(
         ("answer", answer),
     ]:
         g.add_node(name, functools.partial(fn, ctx=ctx))
-    g.add_edge(START, "retrieve")
+    g.add_conditional_edges(
+        START, lambda s: "route" if s["mode"] == "auto" else "retrieve", ["route", "retrieve"]
+    )
+    g.add_edge("route", "retrieve")
     g.add_conditional_edges(
         "retrieve",
         lambda s: (

@@ -69,7 +69,7 @@ TASK_MODES = {"math": "pad", "kinship": "asp", "deductive": "deductive", "spatia
 # What a direct (or fallback) answer is read as, by task type; a solver mode's own type wins.
 TASK_ANSWER_TYPES: dict[str, AnswerType] = {
     "math": "number", "kinship": "label", "deductive": "label", "spatial": "label",
-    "fol": "label", "yesno": "yesno",
+    "fol": "label", "yesno": "yesno", "other": "text",
 }  # fmt: skip
 
 

@@ -33,19 +33,23 @@ anything else is a question."""
 
 def _signals_on() -> Any:
     """For the length of a question: Python's own SIGINT handler (KeyboardInterrupt in this,
-    the main, thread), whatever a library left installed, and a terminal that turns ^C into
-    SIGINT (``ISIG``): the prompt reads keys in raw mode, where ^C is a plain byte that the
-    next prompt would read after the answer instead of cancelling it. Returns what puts
-    both back."""
-    handler = None
+    the main, thread), whatever a library or the parent left installed; SIGINT unblocked
+    (a process started from a job that blocks it inherits the mask, and its ^C would wait
+    for ever); and a terminal that turns ^C into SIGINT (``ISIG``): the prompt reads keys in
+    raw mode, where ^C is a plain byte that the next prompt would read after the answer
+    instead of cancelling it. Returns what puts all three back."""
+    handler, mask = None, None
     if threading.current_thread() is threading.main_thread():
         handler = signal.signal(signal.SIGINT, signal.default_int_handler)
+        mask = signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
 
     def restore(attrs: Any = None, fd: int = -1) -> None:
         if attrs is not None:
             termios.tcsetattr(fd, termios.TCSANOW, attrs)
         if handler is not None:
             signal.signal(signal.SIGINT, handler)
+        if mask is not None:
+            signal.pthread_sigmask(signal.SIG_SETMASK, mask)
 
     try:
         import termios

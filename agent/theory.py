@@ -1,5 +1,6 @@
 """A theory and a statement, translated one sentence at a time (the ``deductive`` mode;
-``spatial`` translates a StepGame story one line at a time the same way).
+``spatial`` translates a StepGame story one line at a time, ``asp`` a family story a few
+sentences at a time, the same way).
 
 A 135M student copies a twenty-sentence theory into one program poorly: it drops a rule,
 repeats another, or names the query after the first fact it wrote. Each sentence alone is
@@ -56,18 +57,55 @@ class Theory:
         return [*self.sentences, self.statement]
 
 
-def split(question: str, by_line: bool = False) -> Theory:
-    """The context's sentences, the statement to judge and whether the world is closed.
+FORMS = ("statement", "line", "story")
+# A capitalised word that is not a sentence's pronoun or article: a person, in a story.
+_NAME = re.compile(r"\b[A-Z][a-z]+\b")
+_NOT_NAMES = frozenset(
+    "A An The He She His Her Hers It Its They Their Them We Our You Your I My Who What "
+    "When Then After Before Later One Both Mr Mrs Ms Dr".split()
+)
 
-    The statement is what follows the last ``?`` ("... true, false, or unknown? Bob is
-    kind."), else the last sentence itself ("Is Bob kind?" or "Bob is kind."). The world is
-    closed when the asking sentence offers true or false and no unknown (ProntoQA).
-    ``by_line``: each line is one unit (StepGame tells one relation a line, sometimes in two
-    sentences), the last line the question."""
-    splitter = re.compile(r"\n+") if by_line else _SENTENCE_END
+
+def names(text: str) -> set[str]:
+    """The people a sentence names: ``[Bracketed]`` words (CLUTRR marks them) when there are
+    any, else its capitalised words less pronouns and articles."""
+    marked = set(re.findall(r"\[(\w+)\]", text))
+    return marked or {w for w in _NAME.findall(text) if w not in _NOT_NAMES}
+
+
+def story_units(sentences: Sequence[str]) -> list[str]:
+    """Sentences grouped so a unit names two people where it can: a sentence joins the unit
+    before it when it names fewer than two ("His name is [Joe].", "[Jason] is father of
+    their father") or when that unit does ("[David] went fishing with his brother."). A
+    relation told across sentences stays in one unit; every unit starts a new pair."""
+    units: list[str] = []
+    for s in sentences:
+        if units and (len(names(s)) < 2 or len(names(units[-1])) < 2):
+            units[-1] = f"{units[-1]} {s}"
+        else:
+            units.append(s)
+    return units
+
+
+def split(question: str, form: str = "statement") -> Theory:
+    """The context's units, the statement to judge and whether the world is closed.
+
+    ``form`` "statement" (ProofWriter): the units are sentences; the statement is what
+    follows the last ``?`` ("... true, false, or unknown? Bob is kind."), else the last
+    sentence itself ("Is Bob kind?" or "Bob is kind."). The world is closed when the asking
+    sentence offers true or false and no unknown (ProntoQA). "line" (StepGame tells one
+    relation a line, sometimes in two sentences): each line is a unit, the last line the
+    question, translated and kept as written. "story" (a family story): sentences grouped by
+    ``story_units``, the last sentence the question, kept as written."""
+    if form not in FORMS:
+        raise ValueError(f"unknown form {form!r}: one of {', '.join(FORMS)}")
+    splitter = re.compile(r"\n+") if form == "line" else _SENTENCE_END
     parts = [" ".join(p.split()) for p in splitter.split(question.strip()) if p.strip()]
     if not parts:
         raise ValueError("the question is empty: give a theory and a statement")
+    if form == "story":
+        *context, asked = parts
+        return Theory(tuple(story_units(context)), asked, False, judged=False)
     asking = next((i for i in range(len(parts) - 1, -1, -1) if parts[i].endswith("?")), None)
     if asking is not None and asking < len(parts) - 1:
         statement, ask = " ".join(parts[asking + 1 :]), parts[asking].lower()
@@ -75,7 +113,7 @@ def split(question: str, by_line: bool = False) -> Theory:
     else:
         statement, ask, context = parts[-1], "", parts[:-1]
     closed = "true or false" in ask and "unknown" not in ask
-    return Theory(tuple(context), statement, closed, judged=not by_line)
+    return Theory(tuple(context), statement, closed, judged=form == "statement")
 
 
 def literal(clause: str) -> str | None:

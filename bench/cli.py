@@ -183,8 +183,9 @@ def add_parser(sub: Any, positive: Any, nonnegative: Any) -> None:
 
     def results_flag(p: argparse.ArgumentParser) -> None:
         p.add_argument(
-            "--results", help=f"results directory or .duckdb file (default: nesy.toml "
-            f"[paths] results, else ./{DEFAULT_RESULTS})",
+            "--results", "--out", dest="results",
+            help=f"results directory or .duckdb file (default: nesy.toml [paths] results, "
+            f"else ./{DEFAULT_RESULTS}); --out as in `nesy bench run`",
         )  # fmt: skip
 
     p = bsub.add_parser("run", help="score a system on tasks (resumes an interrupted run)")

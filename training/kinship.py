@@ -18,6 +18,7 @@ when it derives exactly one CLUTRR label.
 from __future__ import annotations
 
 import random
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -82,6 +83,14 @@ GRAND = {
     ("auncle", "male"): "uncle", ("auncle", "female"): "aunt",
     ("nibling", "male"): "nephew", ("nibling", "female"): "niece",
 }  # fmt: skip
+# Two links through one person told in one sentence, both named: M is the middle person,
+# A is M's {r0} and B is M's {r1} (CLUTRR's three-name sentences).
+HUBS = (
+    "[{m}] took {m_his} {r0} [{a}] and {m_his} {r1} [{b}] out for lunch.",
+    "[{m}] made dinner for {m_his} {r0}, [{a}], and {m_his} {r1}, [{b}].",
+    "[{a}] and [{b}] went to see [{m}], {m_his} {r0} and {r1}.",
+    "[{m}]'s {r0} [{a}] and {r1} [{b}] {activity}.",
+)
 # Two siblings of one gender in one sentence: "[A] and [B] are brothers."
 PAIRS = ("[{x}] and [{y}] are {rs}.", "[{x}] and {x_his} {r} [{y}] {activity}.")
 ACTIVITIES = (
@@ -234,14 +243,29 @@ def words(rng: random.Random, x: Person, y: Person) -> dict[str, str]:
     }  # fmt: skip
 
 
+def hub(rng: random.Random, x: Person, c0: str, mid: Person, c1: str, y: Person) -> tuple[str, str]:
+    """One sentence for two links (mid is x's c0, y is mid's c1) told from mid: x is mid's
+    inverse of c0, y mid's c1. Both facts are stated from mid."""
+    r0, r1 = NAMES[(INVERSE[c0], x.gender)], NAMES[(c1, y.gender)]
+    his = {"male": "his", "female": "her"}[mid.gender]
+    text = rng.choice(HUBS).format(
+        m=mid.name, a=x.name, b=y.name, m_his=his, r0=r0, r1=r1, activity=rng.choice(ACTIVITIES)
+    )
+    return text, f'rel("{mid.name}", {r0}, "{x.name}"). rel("{mid.name}", {r1}, "{y.name}").'
+
+
 def tell(rng: random.Random, steps: list[tuple[Person, str, Person]]) -> list[tuple[str, str]]:
-    """The path's sentences: one per link, but now and then two links in one (``fused``)."""
+    """The path's sentences: one per link, but now and then two links in one: the middle
+    person unnamed (``fused``) or named between the two (``hub``)."""
     told: list[tuple[str, str]] = []
     i = 0
     while i < len(steps):
         x, c0, mid = steps[i]
         if i + 1 < len(steps) and (c0, steps[i + 1][1]) in FUSE and rng.random() < 0.35:
             told.append(fused(rng, x, c0, mid, steps[i + 1][1], steps[i + 1][2]))
+            i += 2
+        elif i + 1 < len(steps) and rng.random() < 0.2:
+            told.append(hub(rng, x, c0, mid, steps[i + 1][1], steps[i + 1][2]))
             i += 2
         else:
             told.append(sentence(rng, x, c0, mid))
@@ -271,8 +295,40 @@ def story(rng: random.Random, length: int, distractors: int = 1) -> dict[str, An
             rng.randrange(len(texts) + 1), rng.choice(DISTRACTORS).format(z=rng.choice(others).name)
         )
     a, b = steps[0][0].name, steps[-1][2].name
-    facts = "\n".join(f for _, f in told) + f'\nquery("{a}", "{b}").\n'
-    return {"story": " ".join(texts), "query": (a, b), "program": facts, "length": length}
+    text = " ".join(texts)
+    facts = [f"{f})." for _, fs in told for f in fs.split(").") if f.strip(" .")]
+    program = by_units(question(text, (a, b)), [f.strip() for f in facts], (a, b))
+    return {"story": text, "query": (a, b), "program": program, "length": length}
+
+
+def question(story: str, query: tuple[str, str]) -> str:
+    """CLUTRR's question (``bench.tasks.clutrr``): the story, then who B is to A."""
+    return f"{story.strip()}\nWho is {query[1]} to {query[0]}?"
+
+
+_FACT = re.compile(r'rel\("([^"]+)", \w+, "([^"]+)"\)\.')
+
+
+def by_units(question: str, facts: list[str], query: tuple[str, str]) -> str:
+    """The program, each fact commented with the unit of the story that states it (the
+    ``asp`` mode's student translates a story unit by unit: ``agent.theory.story_units``),
+    the query with the question. A fact goes to the first unit naming both its people, else
+    the last naming either (ValueError when none does)."""
+    from agent import theory
+
+    th = theory.split(question, "story")
+    told: list[list[str]] = [[] for _ in th.sentences]
+    people = [theory.names(u) for u in th.sentences]
+    for fact in facts:
+        x, y = _FACT.fullmatch(fact).groups()  # type: ignore[union-attr]
+        both = [i for i, n in enumerate(people) if {x, y} <= n]
+        either = [i for i, n in enumerate(people) if {x, y} & n]
+        if not (both or either):
+            raise ValueError(f"no sentence names {x} or {y}: {fact}")
+        told[both[0] if both else either[-1]].append(fact)
+    lines = [theory.comment(" ".join(f), u) for f, u in zip(told, th.sentences, strict=True) if f]
+    lines.append(theory.comment(f'query("{query[0]}", "{query[1]}").', th.statement))
+    return "\n".join(lines) + "\n"
 
 
 def gold(program: str) -> str | None:
@@ -317,7 +373,7 @@ def candidates(
             "program": item["program"] if item else "",
             "gold": label if ok else None,
             "reason": None if ok else "solver_error",
-            "question": f"{item['story']}\nWho is {b} to {a}?" if item else "",
+            "question": question(item["story"], (a, b)) if item else "",
             "group": f"synth-kinship-{seed}-{n - 1}",
             "provenance": provenance,
             "difficulty": length,
@@ -344,7 +400,7 @@ def clutrr_candidates(data: Path, limit: int | None, provenance: Any) -> Iterato
         if isinstance(row, dict):
             try:
                 item = TASK.parse(row, line)
-                facts, why = _clutrr_facts(row, item.meta["query"]), ""
+                facts, why = _clutrr_facts(row, item.question, item.meta["query"]), ""
             except (KeyError, ValueError, SyntaxError) as exc:
                 why = f"line {line}: {exc}"
         yield {
@@ -363,9 +419,9 @@ def clutrr_candidates(data: Path, limit: int | None, provenance: Any) -> Iterato
         }
 
 
-def _clutrr_facts(row: dict[str, Any], query: list[str]) -> str:
-    """The program: one fact per proof edge, then the query (ValueError when the proof
-    fields are unreadable or disagree)."""
+def _clutrr_facts(row: dict[str, Any], question: str, query: list[str]) -> str:
+    """The program: one fact per proof edge, by units (``by_units``), then the query
+    (ValueError when the proof fields are unreadable or disagree)."""
     import ast
 
     names = [g.split(":")[0] for g in str(row["genders"]).split(",")]
@@ -375,5 +431,4 @@ def _clutrr_facts(row: dict[str, Any], query: list[str]) -> str:
         raise ValueError("story_edges, edge_types and genders disagree")
     lines = [f'rel("{names[i]}", {t.replace("-", "_")}, "{names[j]}").' for (i, j), t in
              zip(edges, types, strict=True)]  # fmt: skip
-    a, b = query
-    return "\n".join([*lines, f'query("{a}", "{b}").']) + "\n"
+    return by_units(question, lines, (query[0], query[1]))

@@ -183,7 +183,7 @@ def evaluate(
         chunk = traces[start : start + batch_size]
         # A per-sentence mode's item is one prompt per sentence (agent.theory), assembled.
         theories = [
-            theory.split(t.question, by_line=form == "line") if form else None
+            theory.split(t.question, form) if form else None
             for t in chunk
             for form in [MODE_SPECS[t.mode].per_sentence]
         ]

@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import os
+import signal
 import sys
 
 import pexpect
 import pytest
 
 PROMPT = ">>>"  # prompt_toolkit draws the trailing space with cursor moves
+
+
+def _like_a_background_job() -> None:
+    """The child starts as one from a non-interactive job may: SIGINT ignored and blocked."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
 
 
 @pytest.fixture
@@ -40,6 +47,7 @@ def chat(tiny_model_dir, tmp_path, request):
         encoding="utf-8",
         timeout=30,
         dimensions=(40, 200),
+        preexec_fn=_like_a_background_job,  # ^C must reach the session however it started
     )
     child.expect("nesy chat:")
     child.expect(PROMPT)

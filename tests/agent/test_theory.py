@@ -37,6 +37,27 @@ def test_a_question_splits_into_sentences_a_statement_and_its_world(
 def test_an_empty_question_is_a_clear_error():
     with pytest.raises(ValueError, match="empty"):
         theory.split("  \n ")
+    with pytest.raises(ValueError, match="unknown form 'lines'"):
+        theory.split("A is left of B.", "lines")
+
+
+def test_a_family_story_splits_into_units_that_each_name_a_pair():
+    t = theory.split(
+        "[Dan] went fishing with his sister. Her name is [Eve]. [Scott] and [Lewis] are"
+        " brothers. [Jason] is father of their father. [Ann] bakes.\nWho is Jason to Lewis?",
+        "story",
+    )
+    assert t.sentences == (
+        "[Dan] went fishing with his sister. Her name is [Eve].",
+        "[Scott] and [Lewis] are brothers. [Jason] is father of their father. [Ann] bakes.",
+    )
+    assert (t.statement, t.judged, t.closed_world) == ("Who is Jason to Lewis?", False, False)
+    # without brackets the people are the capitalised words that are not pronouns
+    assert theory.names("His sister Ann met Bob.") == {"Ann", "Bob"}
+    assert theory.split("Ann is Bob's mother. She smiled.\nWho is Ann to Bob?", "story").units == [
+        "Ann is Bob's mother. She smiled.",
+        "Who is Ann to Bob?",
+    ]
 
 
 @pytest.mark.parametrize(

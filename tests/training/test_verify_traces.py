@@ -96,7 +96,7 @@ def test_silver_stepgame_keeps_what_spatial_lp_answers_and_names_unknown_sentenc
     from agent import theory
 
     for t in kept:
-        lines = theory.split(t.question, by_line=True).units
+        lines = theory.split(t.question, "line").units
         assert [line for line, _ in theory.pairs(t.program)] == lines
 
 
