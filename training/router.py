@@ -83,23 +83,48 @@ def training_set(data: Path, per_class: int, seed: int = 0) -> tuple[list[str], 
     return questions, labels, files
 
 
-def held_out(data: Path, per_task: int, seed: int = 0) -> list[tuple[str, str, str]]:
-    """(question, label, source) of items no class trained on, shuffled."""
+Held = tuple[str, str, str, Any]  # question, class, source, gold
+
+
+def held_out(data: Path, per_task: int, seed: int = 0) -> list[Held]:
+    """(question, class, source, gold) of items no class trained on, shuffled."""
     from bench.tasks.base import in_holdout
 
-    mix: list[tuple[str, str, str]] = []
+    mix: list[Held] = []
     for source, label in (("gsm8k", "math"), ("svamp", "math"), ("stepgame", "spatial"),
                           ("clutrr", "kinship"), ("proofwriter-heldout", "deductive"),
                           ("prontoqa-heldout", "deductive")):  # fmt: skip
         items, _ = _items(source, data)
-        mix += [(it.question, label, source) for it in items[:per_task]]
+        mix += [(it.question, label, source, it.gold) for it in items[:per_task]]
         if source == "clutrr":  # the same stories as a person would type them
-            mix += [(plain(it.question), label, "clutrr-plain") for it in items[:per_task]]
+            mix += [(plain(it.question), label, "clutrr-plain", it.gold)
+                    for it in items[:per_task]]  # fmt: skip
     items, _ = _items("strategyqa", data)
     held = [it for it in items if in_holdout(it.id, OTHER_HOLDOUT)][:per_task]
-    mix += [(it.question, OTHER, "strategyqa-heldout") for it in held]
+    mix += [(it.question, OTHER, "strategyqa-heldout", it.gold) for it in held]
     random.Random(seed).shuffle(mix)
     return mix
+
+
+def wrong_route_cost(router: Router, mix: list[Held], model: str) -> dict[str, Any]:
+    """Every misrouted item asked through ``Agent.load(model)`` in the task ``router``
+    picked (as the route step would run it): how each ended (its mode, failure class,
+    grounded, right by its own task)."""
+    from agent.api import Agent
+    from bench.tasks import get_task
+
+    agent = Agent.load(model, kb=None, max_repairs=1, syntax_retries=1, max_new_tokens=256)
+    task_of = {"math": "gsm8k", "spatial": "stepgame", "kinship": "clutrr",
+               "deductive": "proofwriter", OTHER: "strategyqa"}  # fmt: skip
+    ends: Counter[str] = Counter()
+    for (q, label, _, gold), r in zip(mix, router.route_many([m[0] for m in mix]), strict=True):
+        if r.task == label:
+            continue
+        a = agent.ask(q, task=r.task)
+        right = get_task(task_of[label]).correct(a.answer, gold)
+        why = a.failure.value if a.failure else "answered"
+        ends[f"{a.trace.mode}: {why}, grounded {a.grounded}, right {right}"] += 1
+    return dict(ends.most_common())
 
 
 def plain(question: str) -> str:
@@ -119,12 +144,12 @@ def fit(questions: list[str], labels: list[str], max_features: int = 6000) -> Ro
     return Router(vec, model)
 
 
-def score(router: Router, mix: list[tuple[str, str, str]]) -> dict[str, Any]:
-    routes = router.route_many([q for q, _, _ in mix])
+def score(router: Router, mix: list[Held]) -> dict[str, Any]:
+    routes = router.route_many([m[0] for m in mix])
     right: Counter[str] = Counter()
     seen: Counter[str] = Counter()
     confusions: Counter[str] = Counter()
-    for (_, label, source), r in zip(mix, routes, strict=True):
+    for (_, label, source, _), r in zip(mix, routes, strict=True):
         seen[source] += 1
         if r.task == label:
             right[source] += 1
@@ -157,10 +182,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--per-class", type=int, default=1500, help="training questions a class")
     p.add_argument("--eval-per-task", type=int, default=200, help="held-out items a source")
     p.add_argument("--max-features", type=int, default=6000)
+    p.add_argument("--cost", metavar="MODEL", help="ask MODEL (e.g. ct2:default) every "
+                   "misrouted item and report how each ended")  # fmt: skip
     args = p.parse_args(argv)
     questions, labels, files = training_set(args.data, args.per_class)
     router = fit(questions, labels, args.max_features)
-    report = score(router, held_out(args.data, args.eval_per_task))
+    mix = held_out(args.data, args.eval_per_task)
+    report = score(router, mix)
     for f in files:
         path = args.data / f["path"]
         if path.is_file():
@@ -175,6 +203,8 @@ def main(argv: list[str] | None = None) -> int:
         "StrategyQA (BIG-bench packaging): Apache-2.0; synth:kinship: ours, Apache-2.0",
     }
     args.out.write_text(json.dumps(router.to_dict(card), separators=(",", ":")) + "\n")
+    if args.cost:
+        report["wrong_route_cost"] = wrong_route_cost(router, mix, args.cost)
     print(
         f"routing accuracy {report['accuracy']:.1%} on {report['items']} held-out items; "
         f"wrote {args.out} ({args.out.stat().st_size / 1e6:.2f} MB)",
