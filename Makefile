@@ -45,55 +45,50 @@ lint: setup
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
 
-# The main job at this stage: one program per solver backend, then two that fail clearly.
+# The main job: the solvers and their sandbox, a KB, then the default student (the base plus
+# one shipped adapter per skill) answering free questions routed to their skills, then a
+# bench slice of at most 20 hold-out items per MIT task next to large models' recorded
+# outputs on the same items, and the table. Phases are timed in the README.
+DEMO_ASK := $(NESY) ask --max-repairs 1 --max-new-tokens 192
+DEMO_BENCH := --data $(SHARED) --limit 20 --out $(DEMO_RESULTS)
 demo: setup
-	@echo "== python (PoT program)";      $(NESY) solve examples/solve/pot_gsm8k.py
-	@echo "== sympy (linear system)";     $(NESY) solve examples/solve/system.sympy
-	@echo "== asp (clingo, rule library)"; $(NESY) solve examples/solve/kinship.lp
-	@echo "== prolog (all solutions)";    $(NESY) solve --models 0 examples/solve/family.pl
-	@echo "== prolog (syntax error: fails with its line and column)"; \
-	  $(NESY) solve examples/solve/broken.pl; test $$? -eq 1
-	@echo "== python (sandbox escape: refused)"; \
-	  $(NESY) solve examples/solve/escape.py; test $$? -eq 1
-	@echo "== sandbox self-test"; $(NESY) doctor
-	@echo "== kb: import a small KB (one bad row is rejected with its line; re-runs skip duplicates)"
+	@echo "== solvers: one program per backend, then two that fail clearly"
+	$(NESY) solve examples/solve/pot_gsm8k.py
+	$(NESY) solve examples/solve/system.sympy
+	$(NESY) solve examples/solve/kinship.lp
+	$(NESY) solve --models 0 examples/solve/family.pl
+	$(NESY) solve examples/solve/broken.pl; test $$? -eq 1
+	$(NESY) solve examples/solve/escape.py; test $$? -eq 1
+	@echo "== sandbox self-test: every layer, one refused escape per class"; $(NESY) doctor
+	@echo "== kb: import (one bad row rejected with its line), hybrid search, export to Prolog, solve"
 	$(NESY) kb import --kb $(DEMO_KB) --embed examples/kb/family.jsonl
-	@echo "== kb: hybrid search (BM25 + MiniLM vectors, reciprocal rank fusion)"
 	$(NESY) kb search --kb $(DEMO_KB) "who is the mother of a parent" -k 3
-	@echo "== kb: retrieved facts exported for Prolog, then solved"
 	$(NESY) kb export --kb $(DEMO_KB) --domain family > $(DEMO_KB).pl
-	$(NESY) solve --solver prolog --facts $(DEMO_KB).pl --models 0 \
-	  examples/kb/query.pl
-	@echo "== kb: the shipped KB (verified GSM8K-train exemplars), built on first use"
-	$(NESY) kb search "She sold half as many clips in May as in April" -k 3
-	@echo "== agent: the packaged SmolLM2-135M student (math: the untuned base), steps shown"
-	$(NESY) ask --max-repairs 1 --max-new-tokens 160 \
-	  "Tom has 3 apples and buys 4 more. How many apples does he have?"
-	$(NESY) ask --max-repairs 1 --max-new-tokens 160 \
-	  "A shirt costs 20 dollars and is discounted by 25 percent. What is the new price?"
-	@echo "== agent: a spatial question: the shipped spatial adapter turns each line into a rel/3 fact, spatial.lp places the agents"
-	$(NESY) ask --task spatial --max-repairs 1 --max-new-tokens 128 "$$(printf '%s\n%s\n%s' \
+	$(NESY) solve --solver prolog --facts $(DEMO_KB).pl --models 0 examples/kb/query.pl
+	@echo "== agent: free questions, no task given: the router picks the skill, steps shown"
+	$(DEMO_ASK) "Tom has 3 apples and buys 4 more. How many apples does he have?"
+	$(DEMO_ASK) "$$(printf '%s\n%s\n%s' \
 	  'J and D are in a horizontal line with J on the left.' \
 	  'H is on the right side of D.' \
 	  'What is the relation of the agent J to the agent H?')"
-	@echo "== agent: a kinship question: the shipped asp adapter writes rel/3 facts, kinship.lp composes them"
-	$(NESY) ask --task kinship --max-repairs 1 --max-new-tokens 128 "$$(printf '%s\n%s' \
-	  "[Ann] is [Bob]'s mother. [Carl] is the father of [Ann]." 'Who is Carl to Bob?')"
-	@echo "== agent: a deductive question: the shipped deductive adapter translates each sentence, proofwriter.lp decides"
-	$(NESY) ask --task deductive --max-repairs 1 --max-new-tokens 192 "$$(printf '%s\n%s' \
+	$(DEMO_ASK) "$$(printf '%s\n%s' \
+	  "[Ann] went to the park with her son [Bob]. [Carl] is the father of [Ann]." 'Who is Carl to Bob?')"
+	$(DEMO_ASK) "$$(printf '%s\n%s' \
 	  'Bob is cold. If someone is cold then they are kind.' \
 	  'Based on the above information, is the following statement true, false, or unknown? Bob is kind.')"
-	@if [ -d $(SHARED)/gsm8k ]; then \
-	  echo "== distill: GSM8K-train solutions as programs, verified (kept / rejected and why)"; \
-	  $(NESY) distill verify --teacher silver:gsm8k --data $(SHARED) --limit 200; \
-	  echo "== distill: the same as Socratic plans (Step: lines), every step checked"; \
-	  $(NESY) distill verify --teacher socratic:gsm8k --data $(SHARED) --limit 200; fi
-	@echo "== bench: our agent (packaged student + shipped KB) on 4 GSM8K test items (bundled)"
-	$(NESY) bench run gsm8k --system agent:default --kb default --limit 4 --out $(DEMO_RESULTS)
+	@echo "== bench: the default agent on 20 hold-out items of each MIT task (bundled files)"
+	$(NESY) bench run gsm8k svamp stepgame proofwriter-heldout prontoqa-heldout \
+	  --system agent:ct2:default --agent-args max_repairs=1,syntax_retries=1,max_new_tokens=384 \
+	  $(if $(wildcard $(SHARED)),--data $(SHARED)) --limit 20 --out $(DEMO_RESULTS)
 	@if [ -d $(SHARED)/teacher_traces ]; then \
-	  echo "== bench: Codex PoT programs on the same items, re-executed by our solvers (replay)"; \
-	  $(NESY) bench run gsm8k --system replay:$(SHARED)/teacher_traces/pot_codex_gsm8k_test_fewshot.jsonl \
-	    --data $(SHARED) --limit 4 --out $(DEMO_RESULTS); fi
+	  echo "== bench: large models' recorded programs on the same items, re-executed (replay)"; \
+	  T=$(SHARED)/teacher_traces; \
+	  $(NESY) bench run gsm8k --system replay:$$T/pot_codex_gsm8k_test_fewshot.jsonl $(DEMO_BENCH) && \
+	  $(NESY) bench run svamp --system replay:$$T/pot_codex_svamp_fewshot.jsonl $(DEMO_BENCH) && \
+	  $(NESY) bench run proofwriter-heldout \
+	    --system replay:$$T/logiclm_ProofWriter_dev_gpt-4_logic_programs.jsonl $(DEMO_BENCH) && \
+	  $(NESY) bench run prontoqa-heldout \
+	    --system replay:$$T/logiclm_ProntoQA_dev_gpt-4_logic_programs.jsonl $(DEMO_BENCH); fi
 	$(NESY) bench report --all --results $(DEMO_RESULTS)
 
 bench-solvers: setup

@@ -53,3 +53,11 @@ def test_ask_bad_spec_and_empty_question():
     assert out.returncode == 2 and "bad model spec 'gpt4'" in out.stderr
     out = nesy("ask", "--model", "hf:/nonexistent", "hi")
     assert out.returncode == 2 and "no model at '/nonexistent'" in out.stderr
+
+
+def test_ask_without_a_task_shows_the_route(tiny_model_dir):
+    out = nesy("ask", "--model", f"hf:{tiny_model_dir}", "--no-kb", "--max-new-tokens", "4",
+               "--max-repairs", "0", "A pen costs 3 dollars. How much do 4 pens cost?")  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    route = next(line.strip() for line in out.stdout.splitlines() if "route" in line)
+    assert route.startswith("route pad for math"), route
