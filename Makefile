@@ -50,22 +50,27 @@ lint: setup
 # bench slice of at most 20 hold-out items per MIT task next to large models' recorded
 # outputs on the same items, and the table. Phases are timed in the README.
 DEMO_ASK := $(NESY) ask --max-repairs 1 --max-new-tokens 192
+DEMO_T0 := $(NESY_HOME)/demo/started
+# "== [N s] phase": seconds since the demo started (after set-up)
+PHASE = @echo "== [$$(( $$(date +%s) - $$(cat $(DEMO_T0)) )) s]"
 DEMO_BENCH := --data $(SHARED) --limit 20 --out $(DEMO_RESULTS)
 demo: setup
-	@echo "== solvers: one program per backend, then two that fail clearly"
+	@mkdir -p $(NESY_HOME)/demo && date +%s > $(DEMO_T0)
+	$(PHASE) solvers: one program per backend, then two that fail clearly
 	$(NESY) solve examples/solve/pot_gsm8k.py
 	$(NESY) solve examples/solve/system.sympy
 	$(NESY) solve examples/solve/kinship.lp
 	$(NESY) solve --models 0 examples/solve/family.pl
 	$(NESY) solve examples/solve/broken.pl; test $$? -eq 1
 	$(NESY) solve examples/solve/escape.py; test $$? -eq 1
-	@echo "== sandbox self-test: every layer, one refused escape per class"; $(NESY) doctor
-	@echo "== kb: import (one bad row rejected with its line), hybrid search, export to Prolog, solve"
+	$(PHASE) sandbox self-test: every layer, one refused escape per class
+	$(NESY) doctor
+	$(PHASE) kb: import, one bad row rejected with its line, hybrid search, export to Prolog, solve
 	$(NESY) kb import --kb $(DEMO_KB) --embed examples/kb/family.jsonl
 	$(NESY) kb search --kb $(DEMO_KB) "who is the mother of a parent" -k 3
 	$(NESY) kb export --kb $(DEMO_KB) --domain family > $(DEMO_KB).pl
 	$(NESY) solve --solver prolog --facts $(DEMO_KB).pl --models 0 examples/kb/query.pl
-	@echo "== agent: free questions, no task given: the router picks the skill, steps shown"
+	$(PHASE) agent: free questions, no task given, the router picks the skill, steps shown
 	$(DEMO_ASK) "Tom has 3 apples and buys 4 more. How many apples does he have?"
 	$(DEMO_ASK) "$$(printf '%s\n%s\n%s' \
 	  'J and D are in a horizontal line with J on the left.' \
@@ -76,12 +81,12 @@ demo: setup
 	$(DEMO_ASK) "$$(printf '%s\n%s' \
 	  'Bob is cold. If someone is cold then they are kind.' \
 	  'Based on the above information, is the following statement true, false, or unknown? Bob is kind.')"
-	@echo "== bench: the default agent on 20 hold-out items of each MIT task (bundled files)"
+	$(PHASE) bench: the default agent on 20 hold-out items of each MIT task
 	$(NESY) bench run gsm8k svamp stepgame proofwriter-heldout prontoqa-heldout \
 	  --system agent:ct2:default --agent-args max_repairs=1,syntax_retries=1,max_new_tokens=384 \
 	  $(if $(wildcard $(SHARED)),--data $(SHARED)) --limit 20 --out $(DEMO_RESULTS)
 	@if [ -d $(SHARED)/teacher_traces ]; then \
-	  echo "== bench: large models' recorded programs on the same items, re-executed (replay)"; \
+	  echo "== [$$(( $$(date +%s) - $$(cat $(DEMO_T0)) )) s] bench: large models' recorded programs on the same items, re-executed (replay)"; \
 	  T=$(SHARED)/teacher_traces; \
 	  $(NESY) bench run gsm8k --system replay:$$T/pot_codex_gsm8k_test_fewshot.jsonl $(DEMO_BENCH) && \
 	  $(NESY) bench run svamp --system replay:$$T/pot_codex_svamp_fewshot.jsonl $(DEMO_BENCH) && \
@@ -90,6 +95,7 @@ demo: setup
 	  $(NESY) bench run prontoqa-heldout \
 	    --system replay:$$T/logiclm_ProntoQA_dev_gpt-4_logic_programs.jsonl $(DEMO_BENCH); fi
 	$(NESY) bench report --all --results $(DEMO_RESULTS)
+	$(PHASE) demo done
 
 bench-solvers: setup
 	$(PY) bench/perf/solvers.py
