@@ -70,3 +70,26 @@ def test_a_documented_command_parses(where, cmd):
     known = set(parser._option_string_actions)
     unknown = [w.split("=")[0] for w in rest if w.startswith("-") and w.split("=")[0] not in known]
     assert not unknown, f"{where}: `{cmd}`: {' '.join(chain)} has no {unknown}"
+
+
+# `python -m training.X` and `python bench/perf/X.py` in the same blocks: each must at least
+# answer --help (a moved or renamed module fails here, not in a reader's shell).
+SCRIPTS = sorted(
+    {
+        m
+        for path in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+        for m in re.findall(r"python (-m [a-z_.]+|bench/perf/[a-z_]+\.py)", path.read_text())
+    }
+)
+
+
+@pytest.mark.parametrize("script", SCRIPTS)
+def test_a_documented_script_answers_help(script):
+    import subprocess
+    import sys
+
+    args = script.split() if script.startswith("-m") else [str(ROOT / script)]
+    out = subprocess.run(
+        [sys.executable, *args, "--help"], capture_output=True, text=True, timeout=120, cwd=ROOT
+    )
+    assert out.returncode == 0 and "usage" in out.stdout.lower(), (script, out.stderr[-500:])
