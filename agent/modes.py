@@ -30,15 +30,24 @@ class ModeSpec:
     # The student translates the question a unit at a time (``agent.theory``), in one
     # batched call, and the graph assembles the program; else it writes the whole program.
     # "statement": sentences, the last judged true/false/unknown (query lines built from its
-    # literal); "line": a unit per line, the question's clause kept as written.
+    # literal); "line": a unit per line, the question's clause kept as written; "story":
+    # sentences grouped until a unit names two people, the question's clause kept as written.
     per_sentence: str = ""
 
 
 MODE_SPECS: dict[str, ModeSpec] = {
     "pad": ModeSpec("pad", "python", "python"),
     "socratic": ModeSpec("pad", "python", "python"),
+    # A family story a few sentences at a time (``agent.theory.story_units``): each unit's
+    # rel/3 facts, the question's query/2, for kinship.lp.
     "asp": ModeSpec(
-        "asp_kinship", "asp", "prolog", rules="kinship.lp", answer_type="label", repair="repair_asp"
+        "asp_kinship",
+        "asp",
+        "prolog",
+        rules="kinship.lp",
+        answer_type="label",
+        repair="repair_asp",
+        per_sentence="story",
     ),
     "spatial": ModeSpec(
         "asp_spatial_line",

@@ -88,8 +88,11 @@ GRAND = {
 HUBS = (
     "[{m}] took {m_his} {r0} [{a}] and {m_his} {r1} [{b}] out for lunch.",
     "[{m}] made dinner for {m_his} {r0}, [{a}], and {m_his} {r1}, [{b}].",
-    "[{a}] and [{b}] went to see [{m}], {m_his} {r0} and {r1}.",
     "[{m}]'s {r0} [{a}] and {r1} [{b}] {activity}.",
+    "[{m}] told {m_his} {r0} [{a}] that {m_his} {r1} [{b}] would visit soon.",
+    "[{m}]'s {r0}, [{a}], {activity} while {m_his} {r1}, [{b}], stayed home.",
+    "[{m}] asked {m_his} {r0} [{a}] to call {m_his} {r1} [{b}].",
+    "[{m}]'s {r0} [{a}] was busy, so [{m}]'s {r1} [{b}] came instead.",
 )
 # Two siblings of one gender in one sentence: "[A] and [B] are brothers."
 PAIRS = ("[{x}] and [{y}] are {rs}.", "[{x}] and {x_his} {r} [{y}] {activity}.")
@@ -264,7 +267,7 @@ def tell(rng: random.Random, steps: list[tuple[Person, str, Person]]) -> list[tu
         if i + 1 < len(steps) and (c0, steps[i + 1][1]) in FUSE and rng.random() < 0.35:
             told.append(fused(rng, x, c0, mid, steps[i + 1][1], steps[i + 1][2]))
             i += 2
-        elif i + 1 < len(steps) and rng.random() < 0.2:
+        elif i + 1 < len(steps) and rng.random() < 0.4:
             told.append(hub(rng, x, c0, mid, steps[i + 1][1], steps[i + 1][2]))
             i += 2
         else:

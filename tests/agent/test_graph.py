@@ -91,11 +91,22 @@ def test_vote_takes_the_majority_of_solver_answers():
     assert a.steps[-1].text == "5.0 (2/3 votes)"
 
 
-def test_asp_mode_reasons_with_the_kinship_library():
-    facts = 'rel("Ann", father, "Bob").\nrel("Bob", sister, "Cara").\nquery("Ann", "Cara").\n'
-    agent = Agent(Scripted([facts]), config=AgentConfig(task="kinship", exemplars=0))
-    a = agent.ask("[Ann]'s father [Bob] has a sister [Cara]. How is Cara related to Ann?")
+def test_asp_mode_translates_a_story_unit_by_unit_and_reasons_with_the_kinship_library():
+    student = Scripted(
+        ['rel("Ann", father, "Bob").', 'rel("Bob", sister, "Cara").', 'query("Ann", "Cara").']
+    )
+    agent = Agent(student, config=AgentConfig(task="kinship", exemplars=0))
+    a = agent.ask(
+        "[Ann] went fishing with her father. His name is [Bob]. [Bob] and his sister [Cara]"
+        " baked a cake. They had fun.\nHow is Cara related to Ann?"
+    )
     assert (a.answer, a.grounded, a.trace.mode) == ("aunt", True, "asp")
+    assert student.calls == 3  # two units (each names two people) and the question
+    assert a.trace.prompt_id == "asp_kinship@v2"
+    assert a.trace.programs[0].splitlines()[:2] == [
+        'rel("Ann", father, "Bob").  % [Ann] went fishing with her father. His name is [Bob].',
+        'rel("Bob", sister, "Cara").  % [Bob] and his sister [Cara] baked a cake. They had fun.',
+    ]
 
 
 def test_garbage_from_a_real_tiny_model_ends_in_a_graceful_answer(tiny):
