@@ -53,7 +53,8 @@ DEMO_ASK := $(NESY) ask --max-repairs 1 --max-new-tokens 192
 DEMO_T0 := $(NESY_HOME)/demo/started
 # "== [N s] phase": seconds since the demo started (after set-up)
 PHASE = @echo "== [$$(( $$(date +%s) - $$(cat $(DEMO_T0)) )) s]"
-DEMO_BENCH := --data $(SHARED) --limit 20 --out $(DEMO_RESULTS)
+DEMO_DATA = $(if $(wildcard $(SHARED)),--data $(SHARED))
+DEMO_BENCH := --data $(SHARED) --out $(DEMO_RESULTS)
 demo: setup
 	@mkdir -p $(NESY_HOME)/demo && date +%s > $(DEMO_T0)
 	$(PHASE) solvers: one program per backend, then two that fail clearly
@@ -81,18 +82,19 @@ demo: setup
 	$(DEMO_ASK) "$$(printf '%s\n%s' \
 	  'Bob is cold. If someone is cold then they are kind.' \
 	  'Based on the above information, is the following statement true, false, or unknown? Bob is kind.')"
-	$(PHASE) bench: the default agent on 20 hold-out items of each MIT task
-	$(NESY) bench run gsm8k svamp stepgame proofwriter-heldout prontoqa-heldout \
-	  --system agent:ct2:default --agent-args max_repairs=1,syntax_retries=1,max_new_tokens=384 \
-	  $(if $(wildcard $(SHARED)),--data $(SHARED)) --limit 20 --out $(DEMO_RESULTS)
+	$(PHASE) bench: the default agent on hold-out items of each MIT task: 20 per parse skill, 6 per math set
+	$(NESY) bench run stepgame proofwriter-heldout prontoqa-heldout --system agent:ct2:default \
+	  --agent-args max_repairs=1,syntax_retries=1,max_new_tokens=256 $(DEMO_DATA) --limit 20 --out $(DEMO_RESULTS)
+	$(NESY) bench run gsm8k svamp --system agent:ct2:default \
+	  --agent-args max_repairs=1,syntax_retries=1,max_new_tokens=256 $(DEMO_DATA) --limit 6 --out $(DEMO_RESULTS)
 	@if [ -d $(SHARED)/teacher_traces ]; then \
 	  echo "== [$$(( $$(date +%s) - $$(cat $(DEMO_T0)) )) s] bench: large models' recorded programs on the same items, re-executed (replay)"; \
 	  T=$(SHARED)/teacher_traces; \
-	  $(NESY) bench run gsm8k --system replay:$$T/pot_codex_gsm8k_test_fewshot.jsonl $(DEMO_BENCH) && \
-	  $(NESY) bench run svamp --system replay:$$T/pot_codex_svamp_fewshot.jsonl $(DEMO_BENCH) && \
-	  $(NESY) bench run proofwriter-heldout \
+	  $(NESY) bench run gsm8k --system replay:$$T/pot_codex_gsm8k_test_fewshot.jsonl $(DEMO_BENCH) --limit 6 && \
+	  $(NESY) bench run svamp --system replay:$$T/pot_codex_svamp_fewshot.jsonl $(DEMO_BENCH) --limit 6 && \
+	  $(NESY) bench run proofwriter-heldout --limit 20 \
 	    --system replay:$$T/logiclm_ProofWriter_dev_gpt-4_logic_programs.jsonl $(DEMO_BENCH) && \
-	  $(NESY) bench run prontoqa-heldout \
+	  $(NESY) bench run prontoqa-heldout --limit 20 \
 	    --system replay:$$T/logiclm_ProntoQA_dev_gpt-4_logic_programs.jsonl $(DEMO_BENCH); fi
 	$(NESY) bench report --all --results $(DEMO_RESULTS)
 	$(PHASE) demo done
