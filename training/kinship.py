@@ -24,6 +24,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bench.tasks.clutrr import question
+
 MALE = (
     "Aaron Adam Alan Albert Andrew Anthony Arthur Benjamin Bradley Brian Carl Charles "
     "Christopher Daniel David Dennis Donald Douglas Edward Eric Eugene Frank Gary George "
@@ -213,7 +215,7 @@ def path(rng: random.Random, people: list[Person], length: int) -> list[tuple[Pe
     return steps
 
 
-def sentence(rng: random.Random, x: Person, cls: str, y: Person) -> tuple[str, str]:
+def sentence(rng: random.Random, x: Person, cls: str, y: Person) -> tuple[str, list[str]]:
     """One sentence stating that y is x's ``cls`` (or, half the time, the inverse), and the
     fact it states."""
     if rng.random() < 0.5:
@@ -223,18 +225,18 @@ def sentence(rng: random.Random, x: Person, cls: str, y: Person) -> tuple[str, s
     if cls == "sibling" and x.gender == y.gender and rng.random() < 0.4:
         templates = PAIRS
     text = rng.choice(templates).format(**words(rng, x, y), r=r, rs=r + "s")
-    return text, f'rel("{x.name}", {r}, "{y.name}").'
+    return text, [f'rel("{x.name}", {r}, "{y.name}").']
 
 
 def fused(
     rng: random.Random, x: Person, c0: str, mid: Person, c1: str, y: Person
-) -> tuple[str, str]:
+) -> tuple[str, list[str]]:
     """One sentence for two links (y is mid's c1, mid is x's c0) that leaves mid unnamed."""
     r = GRAND[(FUSE[(c0, c1)], y.gender)]
     text = rng.choice(FUSED).format(
         **words(rng, x, y), r=r, r0=NAMES[(c0, mid.gender)], r1=NAMES[(c1, y.gender)]
     )
-    return text, f'rel("{x.name}", {r}, "{y.name}").'
+    return text, [f'rel("{x.name}", {r}, "{y.name}").']
 
 
 def words(rng: random.Random, x: Person, y: Person) -> dict[str, str]:
@@ -246,7 +248,9 @@ def words(rng: random.Random, x: Person, y: Person) -> dict[str, str]:
     }  # fmt: skip
 
 
-def hub(rng: random.Random, x: Person, c0: str, mid: Person, c1: str, y: Person) -> tuple[str, str]:
+def hub(
+    rng: random.Random, x: Person, c0: str, mid: Person, c1: str, y: Person
+) -> tuple[str, list[str]]:
     """One sentence for two links (mid is x's c0, y is mid's c1) told from mid: x is mid's
     inverse of c0, y mid's c1. Both facts are stated from mid."""
     r0, r1 = NAMES[(INVERSE[c0], x.gender)], NAMES[(c1, y.gender)]
@@ -254,13 +258,15 @@ def hub(rng: random.Random, x: Person, c0: str, mid: Person, c1: str, y: Person)
     text = rng.choice(HUBS).format(
         m=mid.name, a=x.name, b=y.name, m_his=his, r0=r0, r1=r1, activity=rng.choice(ACTIVITIES)
     )
-    return text, f'rel("{mid.name}", {r0}, "{x.name}"). rel("{mid.name}", {r1}, "{y.name}").'
+    return text, [f'rel("{mid.name}", {r0}, "{x.name}").', f'rel("{mid.name}", {r1}, "{y.name}").']
 
 
-def tell(rng: random.Random, steps: list[tuple[Person, str, Person]]) -> list[tuple[str, str]]:
+def tell(
+    rng: random.Random, steps: list[tuple[Person, str, Person]]
+) -> list[tuple[str, list[str]]]:
     """The path's sentences: one per link, but now and then two links in one: the middle
     person unnamed (``fused``) or named between the two (``hub``)."""
-    told: list[tuple[str, str]] = []
+    told: list[tuple[str, list[str]]] = []
     i = 0
     while i < len(steps):
         x, c0, mid = steps[i]
@@ -299,27 +305,21 @@ def story(rng: random.Random, length: int, distractors: int = 1) -> dict[str, An
         )
     a, b = steps[0][0].name, steps[-1][2].name
     text = " ".join(texts)
-    facts = [f"{f})." for _, fs in told for f in fs.split(").") if f.strip(" .")]
-    program = by_units(question(text, (a, b)), [f.strip() for f in facts], (a, b))
+    program = by_units(question(text, (a, b)), [f for _, fs in told for f in fs], (a, b))
     return {"story": text, "query": (a, b), "program": program, "length": length}
-
-
-def question(story: str, query: tuple[str, str]) -> str:
-    """CLUTRR's question (``bench.tasks.clutrr``): the story, then who B is to A."""
-    return f"{story.strip()}\nWho is {query[1]} to {query[0]}?"
 
 
 _FACT = re.compile(r'rel\("([^"]+)", \w+, "([^"]+)"\)\.')
 
 
-def by_units(question: str, facts: list[str], query: tuple[str, str]) -> str:
+def by_units(text: str, facts: list[str], query: tuple[str, str]) -> str:
     """The program, each fact commented with the unit of the story that states it (the
     ``asp`` mode's student translates a story unit by unit: ``agent.theory.story_units``),
     the query with the question. A fact goes to the first unit naming both its people, else
     the last naming either (ValueError when none does)."""
     from agent import theory
 
-    th = theory.split(question, "story")
+    th = theory.split(text, "story")
     told: list[list[str]] = [[] for _ in th.sentences]
     people = [theory.names(u) for u in th.sentences]
     for fact in facts:

@@ -31,6 +31,11 @@ LABELS = (
 ALIASES = {"neice": "niece"}  # the 1.3 CSVs spell it so
 
 
+def question(story: str, query: tuple[str, str]) -> str:
+    """The question a system sees: the story, then who B is to A (CLUTRR's ``(A, B)``)."""
+    return f"{story.strip()}\nWho is {query[1]} to {query[0]}?"
+
+
 @dataclass(frozen=True, kw_only=True)
 class Clutrr(Task):
     def rows(self, path: Path) -> Iterator[tuple[int, dict[str, Any] | str]]:
@@ -52,7 +57,7 @@ class Clutrr(Task):
         sid = str(row["id"])
         return Item(
             id=f"{self.name}/{sid}",
-            question=f"{row['story'].strip()}\nWho is {b} to {a}?",
+            question=question(row["story"], (a, b)),
             gold=ALIASES.get(gold, gold),
             difficulty=len(chain.split("-")) if chain else None,
             group=sid,
