@@ -69,6 +69,8 @@ TEMPLATES = (
     "[{x}] bought a present for {x_his} {r} [{y}].",
     "[{x}] {activity_with} {x_his} {r}. {y_his_cap} name is [{y}].",
     "[{x}] is proud of {x_his} {r}, [{y}].",
+    "[{x}] '{r}, [{y}], {activity}.",  # CLUTRR's own slip: "[Norman] 'son, [Chris], aced"
+    "[{x}] '{r} [{y}] {activity}.",
 )
 # Two links told as one: Y is X's parent's parent, stated as "grandfather" or as "the father
 # of X's mother" (the middle person unnamed). kinship.lp composes either.
@@ -95,6 +97,27 @@ HUBS = (
     "[{m}]'s {r0}, [{a}], {activity} while {m_his} {r1}, [{b}], stayed home.",
     "[{m}] asked {m_his} {r0} [{a}] to call {m_his} {r1} [{b}].",
     "[{m}]'s {r0} [{a}] was busy, so [{m}]'s {r1} [{b}] came instead.",
+)
+# The same two links told in path order, both named: M is X's {r0} and Y is M's {r1}, the
+# second relation told from M by a pronoun ("[Maxine] called her son [Philip] and his sister
+# [Diane]"), CLUTRR's commonest three-name shape.
+CHAINS = (
+    "[{x}] called {x_his} {r0} [{m}] and {m_his} {r1} [{y}] {call}.",
+    "[{x}] took {x_his} {r0} [{m}] and {m_his} {r1} [{y}] to the fair.",
+    "[{x}]'s {r0}, [{m}], {activity} with {m_his} {r1}, [{y}].",
+    "[{x}]'s {r0} [{m}] and {m_his} {r1} [{y}] {activity}.",
+    "[{x}] {activity_with} {x_his} {r0} [{m}] and {m_his} {r1} [{y}].",
+)
+# A couple and their child: "[X] and her husband [M] took their son [Y] to the wedding."
+COUPLES = (
+    "[{x}] and {x_his} {r0} [{m}] took their {r1} [{y}] to the wedding.",
+    "[{x}] and {x_his} {r0}, [{m}], are very proud of their {r1}, [{y}].",
+)
+# Two children of one parent: "[X] and [M] were upset with their mother, [Y]." (each has Y
+# as that parent).
+SHARED = (
+    "[{x}] and [{m}] {activity} with their {r1}, [{y}].",
+    "[{x}] and [{m}] were both still very upset with their {r1}, [{y}].",
 )
 # Two siblings of one gender in one sentence: "[A] and [B] are brothers."
 PAIRS = ("[{x}] and [{y}] are {rs}.", "[{x}] and {x_his} {r} [{y}] {activity}.")
@@ -224,6 +247,8 @@ def sentence(rng: random.Random, x: Person, cls: str, y: Person) -> tuple[str, l
     templates: tuple[str, ...] = TEMPLATES
     if cls == "sibling" and x.gender == y.gender and rng.random() < 0.4:
         templates = PAIRS
+    if cls in ("child", "sibling") and rng.random() < 0.1:
+        templates = ("[{y}], another {r} of [{x}], {activity}.",)
     text = rng.choice(templates).format(**words(rng, x, y), r=r, rs=r + "s")
     return text, [f'rel("{x.name}", {r}, "{y.name}").']
 
@@ -261,20 +286,40 @@ def hub(
     return text, [f'rel("{mid.name}", {r0}, "{x.name}").', f'rel("{mid.name}", {r1}, "{y.name}").']
 
 
+def chain(
+    rng: random.Random, x: Person, c0: str, mid: Person, c1: str, y: Person
+) -> tuple[str, list[str]]:
+    """One sentence for two links (mid is x's c0, y is mid's c1) in path order, mid named:
+    a couple's child as "their" child, two children of one parent as "their" parent, else
+    a ``CHAINS`` sentence. Each fact is stated from the person the sentence relates it to."""
+    his = {"male": "his", "female": "her"}
+    r0, r1 = NAMES[(c0, mid.gender)], NAMES[(c1, y.gender)]
+    fill = {**words(rng, x, y), "m": mid.name, "m_his": his[mid.gender], "r0": r0, "r1": r1}
+    facts = [f'rel("{x.name}", {r0}, "{mid.name}").', f'rel("{mid.name}", {r1}, "{y.name}").']
+    if (c0, c1) == ("spouse", "child") and rng.random() < 0.5:
+        return rng.choice(COUPLES).format(**fill), facts
+    if (c0, c1) == ("sibling", "parent") and rng.random() < 0.5:
+        facts = [f'rel("{x.name}", {r1}, "{y.name}").', facts[1]]
+        return rng.choice(SHARED).format(**fill), facts
+    return rng.choice(CHAINS).format(**fill), facts
+
+
 def tell(
     rng: random.Random, steps: list[tuple[Person, str, Person]]
 ) -> list[tuple[str, list[str]]]:
     """The path's sentences: one per link, but now and then two links in one: the middle
-    person unnamed (``fused``) or named between the two (``hub``)."""
+    person unnamed (``fused``), named and telling both (``hub``) or named between the two
+    in path order (``chain``)."""
     told: list[tuple[str, list[str]]] = []
     i = 0
     while i < len(steps):
         x, c0, mid = steps[i]
-        if i + 1 < len(steps) and (c0, steps[i + 1][1]) in FUSE and rng.random() < 0.35:
+        if i + 1 < len(steps) and (c0, steps[i + 1][1]) in FUSE and rng.random() < 0.3:
             told.append(fused(rng, x, c0, mid, steps[i + 1][1], steps[i + 1][2]))
             i += 2
-        elif i + 1 < len(steps) and rng.random() < 0.4:
-            told.append(hub(rng, x, c0, mid, steps[i + 1][1], steps[i + 1][2]))
+        elif i + 1 < len(steps) and rng.random() < 0.5:
+            two = hub if rng.random() < 0.5 else chain
+            told.append(two(rng, x, c0, mid, steps[i + 1][1], steps[i + 1][2]))
             i += 2
         else:
             told.append(sentence(rng, x, c0, mid))
@@ -304,6 +349,9 @@ def story(rng: random.Random, length: int, distractors: int = 1) -> dict[str, An
             rng.randrange(len(texts) + 1), rng.choice(DISTRACTORS).format(z=rng.choice(others).name)
         )
     a, b = steps[0][0].name, steps[-1][2].name
+    # CLUTRR's stories often lose a full stop between sentences ("... birthday party
+    # [Oliver] has a few children"): the unit then tells both sentences' relations.
+    texts = [t[:-1] if t.endswith(".") and rng.random() < 0.15 else t for t in texts]
     text = " ".join(texts)
     program = by_units(question(text, (a, b)), [f for _, fs in told for f in fs], (a, b))
     return {"story": text, "query": (a, b), "program": program, "length": length}

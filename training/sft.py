@@ -56,6 +56,11 @@ class TrainConfig:
     lora_r: int = field(default=0, metadata={"help": "LoRA rank; 0 = full fine-tuning"})
     lora_alpha: int = field(default=32, metadata={"help": "LoRA alpha"})
     merge: bool = field(default=False, metadata={"help": "LoRA: also export a merged model"})
+    init_adapter: str = field(
+        default="",
+        metadata={"help": "LoRA: start from this adapter directory (an extraction, say) instead "
+                  "of a fresh init; its rank and alpha replace --lora-r/--lora-alpha"},
+    )
     epochs: float = field(default=1.0, metadata={"help": "passes over the train split"})
     max_steps: int = field(default=-1, metadata={"help": "optimizer steps (overrides epochs)"})
     lr: float = field(default=1e-4, metadata={"help": "peak learning rate"})
@@ -152,6 +157,8 @@ def load_model(cfg: TrainConfig) -> tuple[Any, Any]:
         model = AutoModelForCausalLM.from_pretrained(where, dtype=torch.float32)
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
+    if cfg.init_adapter:
+        return _from_adapter(model, cfg), tokenizer
     if cfg.lora_r > 0:
         from peft import LoraConfig, get_peft_model
 
@@ -163,6 +170,22 @@ def load_model(cfg: TrainConfig) -> tuple[Any, Any]:
             ),
         )  # fmt: skip
     return model, tokenizer
+
+
+def _from_adapter(model: Any, cfg: TrainConfig) -> Any:
+    """The base wrapped with the trainable adapter in ``cfg.init_adapter``, after the same
+    checks a shipped adapter passes (files whole, trained on this base); sets ``cfg.lora_r``
+    and ``cfg.lora_alpha`` from it so the export is an adapter of the same shape."""
+    from peft import PeftConfig, PeftModel
+
+    from agent.students.skills import check
+
+    adapter = Path(cfg.init_adapter).expanduser()
+    base = "" if cfg.model_config else weights_hash(base_dir(cfg.base))
+    check(adapter, base)
+    lora = PeftConfig.from_pretrained(str(adapter))
+    cfg.lora_r, cfg.lora_alpha = int(lora.r), int(lora.lora_alpha)
+    return PeftModel.from_pretrained(model, str(adapter), is_trainable=True)
 
 
 def examples(path: str, tokenizer: Any, cfg: TrainConfig, limit: int | None = None) -> list[Any]:
@@ -307,8 +330,8 @@ def train(cfg: TrainConfig, command: str = "") -> dict[str, Any]:
     cuda = cfg.device == "cuda" or (cfg.device == "auto" and torch.cuda.is_available())
     if not cuda:
         torch.set_num_threads(cfg.threads or os.cpu_count() or 1)
-    cfg.save(out / "train_config.json")
     model, tokenizer = load_model(cfg)
+    cfg.save(out / "train_config.json")
     train_set = examples(cfg.train, tokenizer, cfg)
     if not train_set:
         raise ValueError(f"{cfg.train}: no kept traces to train on")

@@ -16,8 +16,8 @@ RULES = Path(__file__).resolve().parents[2] / "agent" / "rules"
 CLUTRR = SHARED / "clutrr"
 
 
-def kinship(facts: list[tuple[str, str, str]], query: tuple[str, str]) -> list[str]:
-    text = "\n".join(
+def kinship(facts: list[tuple[str, str, str]], query: tuple[str, str], extra: str = "") -> list[str]:
+    text = extra + "\n" + "\n".join(
         f"rel({asp_term(a)}, {r.replace('-', '_')}, {asp_term(b)})." for a, r, b in facts
     )
     text += f"\nquery({asp_term(query[0])}, {asp_term(query[1])})."
@@ -39,6 +39,22 @@ def test_in_law_derivation_defeats_the_default_parent():
         ("Anthony", "grandfather", "Stanley"),
     ]
     assert kinship(facts, ("Sandra", "Stanley")) == ["father-in-law"]
+
+
+def test_a_said_gender_names_the_answer_when_no_relation_does():
+    facts = [("Myrna", "father", "Jason"), ("Jason", "wife", "Gabrielle")]
+    assert kinship(facts, ("Gabrielle", "Myrna")) == []  # Myrna's gender is unknown
+    told = 'said_gender("Myrna", female). said_gender("Jason", female).'
+    assert kinship(facts, ("Gabrielle", "Myrna"), told) == ["daughter"]
+    # "her father [Jason]" says Jason is male: a relation wins over a pronoun
+    assert kinship(facts, ("Myrna", "Jason"), told) == ["father"]
+
+
+def test_everyday_words_are_the_relations_they_name():
+    facts = [("Ann", "mom", "Bea"), ("Bea", "kid", "Cal"), ("Dov", "dad", "Ann")]
+    assert kinship(facts[:1], ("Ann", "Bea")) == ["mother"]
+    assert kinship(facts, ("Ann", "Cal"), 'said_gender("Cal", male).') == ["brother"]
+    assert kinship(facts, ("Dov", "Bea")) == ["grandmother"]
 
 
 def _leaves(proof: list[dict]) -> list[tuple[str, str, str]]:

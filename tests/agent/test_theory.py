@@ -60,6 +60,28 @@ def test_a_family_story_splits_into_units_that_each_name_a_pair():
     ]
 
 
+def test_a_story_tells_genders_by_its_pronouns():
+    said = theory.said_genders([
+        "[Myrna] and her father [Jason] had dinner.",  # her, before a relation: Myrna's
+        "[Anne], his other daughter, was napping.",  # an apposition: his is someone else's
+        "[Michael] did n't hear her because he was busy.",  # her as an object is skipped
+        "[Kent]'s wife [Rosa] smiled at him.",  # "[Kent]'s" is not the subject
+        "His name is [Joe].",
+        "[Sam] and his sister [Ann] ran.",
+        "[Sam] and her mother [Eve] ran.",  # told both ways: neither
+    ])  # fmt: skip
+    assert said == {"Myrna": "female", "Michael": "male", "Joe": "male"}
+    t = theory.split("[Myrna] and her father [Jason] had dinner.\nWho is Jason to Myrna?",
+                     "story")  # fmt: skip
+    assert t.hints == ('said_gender("Myrna", female).',)
+    program = theory.assemble(t, ['rel("Myrna", father, "Jason").', 'query("Myrna", "Jason").'])
+    assert program.endswith('% Who is Jason to Myrna?\nsaid_gender("Myrna", female).\n')
+    assert theory.pairs(program) == [  # training reads back the units, never the hints
+        ("[Myrna] and her father [Jason] had dinner.", 'rel("Myrna", father, "Jason").'),
+        ("Who is Jason to Myrna?", 'query("Myrna", "Jason").'),
+    ]
+
+
 @pytest.mark.parametrize(
     "reply, as_sentence, as_statement",
     [

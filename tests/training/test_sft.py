@@ -145,6 +145,38 @@ def test_lora_exports_a_bf16_adapter_loadable_with_its_base(splits, tiny_model_d
     assert student.generate([[{"role": "user", "content": "hi"}]], 2)[0].completion_tokens > 0
 
 
+def test_lora_starts_from_a_given_adapter_with_its_rank(splits, tiny_model_dir):
+    """``init_adapter``: training resumes in the adapter's low-rank space (an extraction's,
+    say), taking its rank and alpha; a damaged adapter is refused by name."""
+    import torch
+    from safetensors.torch import load_file
+
+    from agent.students.skills import AdapterError
+    from training.sft import load_model
+
+    train(tiny_cfg(splits, tiny_model_dir, lora_r=4, lora_alpha=8, max_steps=2, dev="",
+                   out=str(splits / "first")), command="pytest")  # fmt: skip
+    first = splits / "first" / "adapter"
+    cfg = tiny_cfg(splits, tiny_model_dir, init_adapter=str(first), lora_r=16, out=str(splits / "b"))
+    model, _ = load_model(cfg)
+    assert (cfg.lora_r, cfg.lora_alpha) == (4, 8)
+    saved = load_file(first / "adapter_model.safetensors")
+    params = dict(model.named_parameters())
+    trainable = {n for n, p in params.items() if p.requires_grad}
+    assert trainable and all("lora_" in n for n in trainable)
+    for key, value in saved.items():
+        name = key.replace(".weight", ".default.weight")
+        assert torch.equal(params[name].detach().to(torch.bfloat16), value), key
+    summary = train(cfg, command="pytest")
+    assert summary["global_step"] == 4
+    assert json.loads((splits / "b" / "train_config.json").read_text())["lora_r"] == 4
+    assert (splits / "b" / "adapter" / "adapter_model.safetensors").exists()
+
+    (first / "adapter_model.safetensors").write_bytes(b"partial")
+    with pytest.raises(AdapterError, match="adapter_model.safetensors is damaged"):
+        load_model(tiny_cfg(splits, tiny_model_dir, init_adapter=str(first)))
+
+
 def _cli(cfg: TrainConfig, path: Path) -> list[str]:
     cfg.save(path)
     return [sys.executable, "-m", "training.sft", "--config", str(path)]
