@@ -54,14 +54,20 @@ class Theory:
     # Facts the text states by itself, added to the program as written: a story's pronoun
     # genders (``said_genders``).
     hints: tuple[str, ...] = ()
+    # The statement's clause when the text says it in a fixed form (a story's "Who is B to
+    # A?" is ``query("A", "B").``): the student is not asked for it.
+    asked: str = ""
 
     @property
     def units(self) -> list[str]:
-        """What the student translates: every sentence, then the statement."""
-        return [*self.sentences, self.statement]
+        """What the student translates: every sentence, then the statement (unless its
+        clause is ``asked`` already)."""
+        return [*self.sentences] if self.asked else [*self.sentences, self.statement]
 
 
 FORMS = ("statement", "line", "story")
+# A family story's question in CLUTRR's form (``bench.tasks.clutrr.question``).
+_WHO = re.compile(r"Who is \[?(\w+)\]? to \[?(\w+)\]?\?$")
 # A capitalised word that is not a sentence's pronoun or article: a person, in a story.
 _NAME = re.compile(r"\b[A-Z][a-z]+\b")
 _NOT_NAMES = frozenset(
@@ -153,7 +159,11 @@ def split(question: str, form: str = "statement") -> Theory:
     if form == "story":
         *context, asked = parts
         hints = tuple(f'said_gender("{n}", {g}).' for n, g in said_genders(context).items())
-        return Theory(tuple(story_units(context)), asked, False, judged=False, hints=hints)
+        who = _WHO.match(asked)
+        return Theory(
+            tuple(story_units(context)), asked, False, judged=False, hints=hints,
+            asked=f'query("{who.group(2)}", "{who.group(1)}").' if who and context else "",
+        )  # fmt: skip
     asking = next((i for i in range(len(parts) - 1, -1, -1) if parts[i].endswith("?")), None)
     if asking is not None and asking < len(parts) - 1:
         statement, ask = " ".join(parts[asking + 1 :]), parts[asking].lower()
@@ -188,13 +198,14 @@ def clause_ok(clause: str, statement: bool = False) -> bool:
 def assemble(theory: Theory, clauses: Sequence[str]) -> str:
     """The program: ``clauses`` are the student's translations of ``theory.units``. When the
     theory is ``judged`` the last is the statement's literal, made into the query lines;
-    else the question's own clause (``query("J", "H").`` for StepGame) is kept as written."""
+    else the question's own clause (``query("J", "H").`` for StepGame, or the theory's
+    ``asked`` clause) is kept as written."""
     if len(clauses) != len(theory.units):
         raise ValueError(f"{len(theory.units)} sentences but {len(clauses)} translations")
     lines = [
         comment(" ".join(c.split()), s) for c, s in zip(clauses, theory.sentences, strict=False)
     ]
-    said = clauses[-1].strip()
+    said = theory.asked or clauses[-1].strip()
     if not theory.judged:
         question = comment(" ".join(said.split()), theory.statement)
         return "\n".join([*lines, question, *theory.hints]) + "\n"

@@ -20,7 +20,7 @@ from bench.records import BenchRecord, RunInfo
 from bench.results import Results, db_path
 from bench.systems import Options, Prediction, load_system
 from bench.tasks import BadLine, Item, Task, TaskError, get_task
-from solvers.files import sha256_file, weights_hash
+from solvers.files import combine_hashes, sha256_file, weights_hash
 
 PACKAGES = ("nesy", "torch", "transformers", "peft", "langgraph", "clingo", "duckdb", "pyswip")
 
@@ -53,8 +53,9 @@ class RunSpec:
     device: str = "auto"
     command: str = ""
 
-    def fingerprint(self, data_files: list[dict[str, str]]) -> str:
-        """The run id: the same command on the same data is the same run (so it resumes)."""
+    def fingerprint(self, data_files: list[dict[str, str]], model: str = "") -> str:
+        """The run id: the same command on the same data with the same weights (``model``,
+        ``model_hash``) is the same run (so it resumes); new weights are a new run."""
         key = {
             k: v
             for k, v in asdict(self).items()
@@ -64,6 +65,8 @@ class RunSpec:
         if key.get("limit_per_difficulty") is None:  # run ids from before the flag stay
             key.pop("limit_per_difficulty", None)
         key["data"] = sorted(f["sha256"] for f in data_files)
+        if model:
+            key["model"] = model
         blob = json.dumps(key, sort_keys=True, default=str)
         return hashlib.sha1(blob.encode()).hexdigest()[:12]
 
@@ -169,7 +172,8 @@ def run(spec: RunSpec, progress: bool = True, warn: Any = None) -> dict[str, Any
     if spec.maj_k < 1:
         raise BenchError("--maj-k must be at least 1")
     tasks, items, files = load_items(spec, warn)
-    run_id = spec.fingerprint(files)
+    weights = model_hash(spec.system, None)
+    run_id = spec.fingerprint(files, weights)
     with Results(db_path(spec.out, spec.shard)) as results:
         opts = Options(
             mode=spec.mode, kb=spec.kb, maj_k=spec.maj_k, num_fewshot=spec.num_fewshot,
@@ -195,7 +199,7 @@ def run(spec: RunSpec, progress: bool = True, warn: Any = None) -> dict[str, Any
                 config={
                     k: v for k, v in asdict(spec).items() if k not in ("tasks", "system", "command")
                 },
-                model_hash=model_hash(spec.system, card),
+                model_hash=weights or model_hash(spec.system, card),
                 model_card=card.model_dump(mode="json") if card else None,
                 data_files=files,
                 train_files=card.train_files if card else [],
@@ -290,23 +294,30 @@ def _run_task(
 
 
 def model_hash(system: str, card: Any) -> str:
-    """A hash of what answers: the card's base hash, the weights, or the replayed file."""
-    if card is not None and card.base_model_sha256:
-        return str(card.base_model_sha256)
+    """A hash of what answers: the weights (the packaged default: its base and every
+    shipped adapter; a directory and its ``+lora:`` adapter), the replayed file, else the
+    card's base hash."""
     kind, _, rest = system.partition(":")
     if kind == "agent":
         kind, _, rest = rest.partition(":") if ":" in rest else ("hf", "", rest)
     if kind == "replay":
-        return sha256_file(Path(rest).expanduser())
+        path = Path(rest).expanduser()
+        return sha256_file(path) if path.is_file() else ""
     if kind in ("default", "") or rest == "default":
-        from agent.students import default_model_dir
+        from agent.students import StudentError
+        from agent.students.packaged import default_gguf
+        from agent.students.skills import shipped
 
-        manifest = default_model_dir(verify=False) / "nesy_manifest.json"
-        if manifest.is_file():
-            return hashlib.sha256(manifest.read_bytes()).hexdigest()
-        return ""
-    path = Path(rest.split("+lora:")[0]).expanduser()
-    return weights_hash(path) if path.is_dir() else ""
+        try:  # the packaged GGUF: known before its first conversion, so a first run resumes
+            base = sha256_file(default_gguf())
+        except StudentError:
+            return ""  # loading the system names the missing package
+        return combine_hashes([base, *(weights_hash(d) for d in shipped().values())])
+    dirs = [Path(p).expanduser() for p in rest.split("+lora:")]
+    found = combine_hashes(weights_hash(d) for d in dirs if d.is_dir())
+    if found:
+        return found
+    return str(card.base_model_sha256) if card is not None and card.base_model_sha256 else ""
 
 
 __all__ = ["BenchError", "RunSpec", "TaskError", "run"]

@@ -97,10 +97,13 @@ HUBS = (
     "[{m}]'s {r0}, [{a}], {activity} while {m_his} {r1}, [{b}], stayed home.",
     "[{m}] asked {m_his} {r0} [{a}] to call {m_his} {r1} [{b}].",
     "[{m}]'s {r0} [{a}] was busy, so [{m}]'s {r1} [{b}] came instead.",
+    "[{m}] and {m_his} {r0} [{a}] {activity} with {m_his} {r1}, [{b}].",
 )
 # The same two links told in path order, both named: M is X's {r0} and Y is M's {r1}, the
 # second relation told from M by a pronoun ("[Maxine] called her son [Philip] and his sister
-# [Diane]"), CLUTRR's commonest three-name shape.
+# [Diane]"), CLUTRR's commonest three-name shape. Only when X and M differ in gender: else
+# the pronoun reads as X's, as in "[Michael] played golf with his father [Stanley] and his
+# son [Jeremy]" (a hub).
 CHAINS = (
     "[{x}] called {x_his} {r0} [{m}] and {m_his} {r1} [{y}] {call}.",
     "[{x}] took {x_his} {r0} [{m}] and {m_his} {r1} [{y}] to the fair.",
@@ -291,7 +294,9 @@ def chain(
 ) -> tuple[str, list[str]]:
     """One sentence for two links (mid is x's c0, y is mid's c1) in path order, mid named:
     a couple's child as "their" child, two children of one parent as "their" parent, else
-    a ``CHAINS`` sentence. Each fact is stated from the person the sentence relates it to."""
+    a ``CHAINS`` sentence when the pronoun tells mid from x (their genders differ), a
+    ``hub`` when it does not. Each fact is stated from the person the sentence relates it
+    to."""
     his = {"male": "his", "female": "her"}
     r0, r1 = NAMES[(c0, mid.gender)], NAMES[(c1, y.gender)]
     fill = {**words(rng, x, y), "m": mid.name, "m_his": his[mid.gender], "r0": r0, "r1": r1}
@@ -301,6 +306,8 @@ def chain(
     if (c0, c1) == ("sibling", "parent") and rng.random() < 0.5:
         facts = [f'rel("{x.name}", {r1}, "{y.name}").', facts[1]]
         return rng.choice(SHARED).format(**fill), facts
+    if x.gender == mid.gender:
+        return hub(rng, x, c0, mid, c1, y)
     return rng.choice(CHAINS).format(**fill), facts
 
 

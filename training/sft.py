@@ -58,8 +58,10 @@ class TrainConfig:
     merge: bool = field(default=False, metadata={"help": "LoRA: also export a merged model"})
     init_adapter: str = field(
         default="",
-        metadata={"help": "LoRA: start from this adapter directory (an extraction, say) instead "
-                  "of a fresh init; its rank and alpha replace --lora-r/--lora-alpha"},
+        metadata={
+            "help": "LoRA: start from this adapter directory (an extraction, say) instead "
+            "of a fresh init; its rank and alpha replace --lora-r/--lora-alpha"
+        },
     )
     epochs: float = field(default=1.0, metadata={"help": "passes over the train split"})
     max_steps: int = field(default=-1, metadata={"help": "optimizer steps (overrides epochs)"})

@@ -16,9 +16,15 @@ RULES = Path(__file__).resolve().parents[2] / "agent" / "rules"
 CLUTRR = SHARED / "clutrr"
 
 
-def kinship(facts: list[tuple[str, str, str]], query: tuple[str, str], extra: str = "") -> list[str]:
-    text = extra + "\n" + "\n".join(
-        f"rel({asp_term(a)}, {r.replace('-', '_')}, {asp_term(b)})." for a, r, b in facts
+def kinship(
+    facts: list[tuple[str, str, str]], query: tuple[str, str], extra: str = ""
+) -> list[str]:
+    text = (
+        extra
+        + "\n"
+        + "\n".join(
+            f"rel({asp_term(a)}, {r.replace('-', '_')}, {asp_term(b)})." for a, r, b in facts
+        )
     )
     text += f"\nquery({asp_term(query[0])}, {asp_term(query[1])})."
     r = solve(SolverRequest(solver="asp", program=(RULES / "kinship.lp").read_text(), facts=text))

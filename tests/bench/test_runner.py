@@ -376,3 +376,25 @@ def test_limit_per_difficulty_takes_the_first_n_of_each_level():
     base = RunSpec(tasks=["stepgame"], system="replay:none")
     files = [{"sha256": "x"}]
     assert spec.fingerprint(files) != base.fingerprint(files)
+
+
+def test_new_weights_are_a_new_run_not_a_resumed_one(tmp_path, monkeypatch):
+    """The run id covers the weights that answer: a re-run after an adapter changed must not
+    resume (and keep) the old adapter's records."""
+    from agent.students import skills
+    from bench.runner import model_hash
+
+    a, b = tmp_path / "a", tmp_path / "b"
+    for d, blob in ((a, b"one"), (b, b"two")):
+        d.mkdir()
+        (d / "model.safetensors").write_bytes(blob)
+    assert model_hash(f"agent:hf:{a}", None) != model_hash(f"agent:hf:{b}", None)
+    assert model_hash(f"hf:{a}+lora:{b}", None) != model_hash(f"hf:{a}", None)
+    monkeypatch.setattr(skills, "shipped", lambda root=None: {"asp": a})
+    before = model_hash("agent:ct2:default", None)
+    monkeypatch.setattr(skills, "shipped", lambda root=None: {"asp": b})
+    after = model_hash("agent:ct2:default", None)
+    assert len(before) == 64 and before != after
+    spec, files = RunSpec(tasks=["gsm8k"], system="agent:ct2:default"), [{"sha256": "x"}]
+    assert spec.fingerprint(files, before) != spec.fingerprint(files, after)
+    assert spec.fingerprint(files, before) == spec.fingerprint(files, before)

@@ -157,7 +157,9 @@ def test_lora_starts_from_a_given_adapter_with_its_rank(splits, tiny_model_dir):
     train(tiny_cfg(splits, tiny_model_dir, lora_r=4, lora_alpha=8, max_steps=2, dev="",
                    out=str(splits / "first")), command="pytest")  # fmt: skip
     first = splits / "first" / "adapter"
-    cfg = tiny_cfg(splits, tiny_model_dir, init_adapter=str(first), lora_r=16, out=str(splits / "b"))
+    cfg = tiny_cfg(
+        splits, tiny_model_dir, init_adapter=str(first), lora_r=16, out=str(splits / "b")
+    )
     model, _ = load_model(cfg)
     assert (cfg.lora_r, cfg.lora_alpha) == (4, 8)
     saved = load_file(first / "adapter_model.safetensors")
