@@ -228,7 +228,8 @@ SENTENCE_TOKENS = 96  # a clause for one sentence; a reply that runs on is cut h
 def _formulate_sentences(state: State, ctx: Context, t0: float, prompt_id: str) -> State:
     """The per-sentence form (``agent.theory``): every sentence of the theory and the
     statement in one batched call, replies that are no clause (the statement: no ground
-    literal) resampled, then one program assembled from the translations."""
+    literal; a story unit: a fact about someone the unit does not name) resampled, then
+    one program assembled from the translations."""
     mode = state["mode"]
     spec = MODE_SPECS[mode]
     th = theory.split(state["question"], spec.per_sentence)
@@ -268,6 +269,10 @@ def _formulate_sentences(state: State, ctx: Context, t0: float, prompt_id: str) 
                 if not theory.clause_ok(
                     extract_program(t, spec.language),
                     statement=th.judged and i == len(units) - 1,
+                )
+                or (
+                    spec.per_sentence == "story"
+                    and not theory.names_its_people(extract_program(t, spec.language), units[i])
                 )
             ]
             if not bad:

@@ -180,6 +180,17 @@ def literal(clause: str) -> str | None:
     return m.group(1).replace(" ", "").replace(",", ", ") if m else None
 
 
+def names_its_people(clause: str, unit: str) -> bool:
+    """A story unit's facts are about the people the unit names, and relate two of them:
+    no ``"Niece"`` the story never mentions, no ``rel("Nola", baby, "Nola")``."""
+    told = names(unit)
+    for args in re.findall(r"\w+\(([^()]*)\)", clause):
+        people = re.findall(r'"([^"]*)"', args)
+        if not set(people) <= told or len(people) != len(set(people)):
+            return False
+    return True
+
+
 def clause_ok(clause: str, statement: bool = False) -> bool:
     """A translation the graph can use: facts and rules over ``p(a)`` / ``-p(a, b)`` atoms,
     each ending in a full stop, no head variable without a body; for the statement one

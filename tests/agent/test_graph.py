@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from agent import theory
 from agent.api import Agent
 from agent.graph import AgentConfig, extract_program, syntax_ok
 from agent.records import FailureClass, Trace
@@ -361,3 +362,21 @@ def test_a_sentence_that_is_no_clause_is_resampled_and_a_statement_must_be_a_lit
     a = agent.ask("Bob is cold. Cold people are kind.\nTrue or false? Bob is kind.")
     assert (a.answer, a.grounded) == ("true", True)
     assert student.calls == 4
+
+
+def test_a_story_units_fact_about_someone_it_does_not_name_is_resampled():
+    # Each unit is one call; CLUTRR's question is read by the graph, not the student. The
+    # first reply for the second unit invents "Niece" (the story never names her):
+    # resampled, and the chain connects.
+    student = Scripted([
+        'rel("Ann", son, "Bob").',
+        'rel("Bob", daughter, "Niece").',
+        'rel("Bob", daughter, "Cat").',
+    ])  # fmt: skip
+    agent = Agent(student, config=AgentConfig(task="kinship", exemplars=0, syntax_retries=1))
+    a = agent.ask("[Ann] went out with her son [Bob]. [Bob]'s daughter [Cat] stayed home.\n"
+                  "Who is Cat to Ann?")  # fmt: skip
+    assert (a.answer, a.grounded) == ("granddaughter", True)
+    assert student.calls == 3
+    assert theory.names_its_people('rel("Ann", son, "Bob").', "[Ann] and her son [Bob] ran.")
+    assert not theory.names_its_people('rel("Ann", baby, "Ann").', "[Ann] had a baby.")
