@@ -253,6 +253,12 @@ def _formulate_sentences(state: State, ctx: Context, t0: float, prompt_id: str) 
         ctok += sum(g.completion_tokens for g in outs)
         return outs
 
+    def usable(i: int, text: str) -> bool:
+        clause = extract_program(text, spec.language)
+        if not theory.clause_ok(clause, statement=th.judged and i == len(units) - 1):
+            return False
+        return spec.per_sentence != "story" or theory.names_its_people(clause, units[i])
+
     for sample in range(k):
         texts = [
             g.text
@@ -263,18 +269,7 @@ def _formulate_sentences(state: State, ctx: Context, t0: float, prompt_id: str) 
             )
         ]
         for retry in range(ctx.cfg.syntax_retries):
-            bad = [
-                i
-                for i, t in enumerate(texts)
-                if not theory.clause_ok(
-                    extract_program(t, spec.language),
-                    statement=th.judged and i == len(units) - 1,
-                )
-                or (
-                    spec.per_sentence == "story"
-                    and not theory.names_its_people(extract_program(t, spec.language), units[i])
-                )
-            ]
+            bad = [i for i, t in enumerate(texts) if not usable(i, t)]
             if not bad:
                 break
             seed = ctx.cfg.seed + 1000 * (sample + 1) + retry

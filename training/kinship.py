@@ -53,6 +53,7 @@ NAMES = {
     ("sibling", "male"): "brother", ("sibling", "female"): "sister",
     ("spouse", "male"): "husband", ("spouse", "female"): "wife",
 }  # fmt: skip
+HIS = {"male": "his", "female": "her"}
 INVERSE = {"parent": "child", "child": "parent", "sibling": "sibling", "spouse": "spouse"}
 # "{y} is {x}'s {r}": each template states that Y is X's R (R a relation word).
 TEMPLATES = (
@@ -268,9 +269,8 @@ def fused(
 
 
 def words(rng: random.Random, x: Person, y: Person) -> dict[str, str]:
-    his = {"male": "his", "female": "her"}
     return {
-        "x": x.name, "y": y.name, "x_his": his[x.gender], "y_his_cap": his[y.gender].title(),
+        "x": x.name, "y": y.name, "x_his": HIS[x.gender], "y_his_cap": HIS[y.gender].title(),
         "activity": rng.choice(ACTIVITIES), "activity_with": rng.choice(WITH),
         "request": rng.choice(REQUESTS), "call": rng.choice(CALLS),
     }  # fmt: skip
@@ -282,7 +282,7 @@ def hub(
     """One sentence for two links (mid is x's c0, y is mid's c1) told from mid: x is mid's
     inverse of c0, y mid's c1. Both facts are stated from mid."""
     r0, r1 = NAMES[(INVERSE[c0], x.gender)], NAMES[(c1, y.gender)]
-    his = {"male": "his", "female": "her"}[mid.gender]
+    his = HIS[mid.gender]
     text = rng.choice(HUBS).format(
         m=mid.name, a=x.name, b=y.name, m_his=his, r0=r0, r1=r1, activity=rng.choice(ACTIVITIES)
     )
@@ -297,9 +297,8 @@ def chain(
     a ``CHAINS`` sentence when the pronoun tells mid from x (their genders differ), a
     ``hub`` when it does not. Each fact is stated from the person the sentence relates it
     to."""
-    his = {"male": "his", "female": "her"}
     r0, r1 = NAMES[(c0, mid.gender)], NAMES[(c1, y.gender)]
-    fill = {**words(rng, x, y), "m": mid.name, "m_his": his[mid.gender], "r0": r0, "r1": r1}
+    fill = {**words(rng, x, y), "m": mid.name, "m_his": HIS[mid.gender], "r0": r0, "r1": r1}
     facts = [f'rel("{x.name}", {r0}, "{mid.name}").', f'rel("{mid.name}", {r1}, "{y.name}").']
     if (c0, c1) == ("spouse", "child") and rng.random() < 0.5:
         return rng.choice(COUPLES).format(**fill), facts
