@@ -253,8 +253,12 @@ def _formulate_sentences(state: State, ctx: Context, t0: float, prompt_id: str) 
         ctok += sum(g.completion_tokens for g in outs)
         return outs
 
+    def clause_of(text: str) -> str:
+        clause = extract_program(text, spec.language).strip()
+        return theory.relation_words(clause) if spec.per_sentence == "story" else clause
+
     def usable(i: int, text: str) -> bool:
-        clause = extract_program(text, spec.language)
+        clause = clause_of(text)
         if not theory.clause_ok(clause, statement=th.judged and i == len(units) - 1):
             return False
         return spec.per_sentence != "story" or theory.names_its_people(clause, units[i])
@@ -275,7 +279,7 @@ def _formulate_sentences(state: State, ctx: Context, t0: float, prompt_id: str) 
             seed = ctx.cfg.seed + 1000 * (sample + 1) + retry
             for i, g in zip(bad, call(bad, 0.8, seed), strict=True):
                 texts[i] = g.text
-        clauses = [extract_program(t, spec.language).strip() for t in texts]
+        clauses = [clause_of(t) for t in texts]
         programs.append(theory.assemble(th, clauses))
         raw.append("\n".join(texts))
         attempts += [

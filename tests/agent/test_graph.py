@@ -380,3 +380,16 @@ def test_a_story_units_fact_about_someone_it_does_not_name_is_resampled():
     assert student.calls == 3
     assert theory.names_its_people('rel("Ann", son, "Bob").', "[Ann] and her son [Bob] ran.")
     assert not theory.names_its_people('rel("Ann", baby, "Ann").', "[Ann] had a baby.")
+
+
+def test_a_story_facts_capitalised_relation_is_read_as_the_word():
+    # "[Scott] and his Father [Tim]": a capital makes Father a variable, an unsafe fact for
+    # the solver; the graph reads it as the relation word, without resampling.
+    student = Scripted(['rel("Scott", Father, "Tim").', 'rel("Tim", Sister, "Joy").'])
+    agent = Agent(student, config=AgentConfig(task="kinship", exemplars=0, syntax_retries=1))
+    a = agent.ask("[Scott] and his Father [Tim] flew first class. [Tim] and his Sister [Joy] "
+                  "waved.\nWho is Joy to Scott?")  # fmt: skip
+    assert (a.answer, a.grounded, student.calls) == ("aunt", True, 2)
+    assert theory.relation_words('rel("A", Grandfather, "B"). rel("B", son, "C").') == (
+        'rel("A", grandfather, "B"). rel("B", son, "C").'
+    )

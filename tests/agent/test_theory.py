@@ -74,8 +74,16 @@ def test_a_story_tells_genders_by_its_pronouns():
         "His name is [Joe].",
         "[Sam] and his sister [Ann] ran.",
         "[Sam] and her mother [Eve] ran.",  # told both ways: neither
+        # a clause run on inside a sentence: its subject's pronoun
+        "[Helen] and her son [Leo] traveled [Norman] took his nephew [Gene] out.",
+        "[Ann] went with [Bo] and her sister [Cy].",  # "and her": Ann's or Bo's? neither
+        "[Jo] asked [Al] if her brother [Ed] came.",  # a question's object: not Al's
+        "[Di] met her son [Ray] took his car.",  # a relation named: not the clause's
     ])  # fmt: skip
-    assert said == {"Myrna": "female", "Michael": "male", "Joe": "male"}
+    assert said == {
+        "Myrna": "female", "Michael": "male", "Joe": "male", "Helen": "female",
+        "Norman": "male", "Di": "female",
+    }  # fmt: skip
     t = theory.split("[Myrna] and her father [Jason] had dinner.\nWho is Jason to Myrna?",
                      "story")  # fmt: skip
     assert t.hints == ('said_gender("Myrna", female).',)
