@@ -36,6 +36,7 @@ _ARG = r'(?:\w+|"[^"]*")'
 _ATOM = rf"-?[a-z]\w*\(\s*{_ARG}(?:\s*,\s*{_ARG})*\s*\)"
 _CLAUSES = re.compile(rf"^(?:\s*{_ATOM}(?:\s*:-\s*{_ATOM}(?:\s*,\s*{_ATOM})*)?\s*\.)+\s*$")
 _COMMENT = "  % "
+_REL_FACT = re.compile(r'\brel\(\s*"[^"]*"\s*,\s*\w+\s*,\s*"[^"]*"\s*\)\.')
 _REL_WORD = re.compile(r'(\brel\(\s*"[^"]*"\s*,\s*)([A-Z]\w*)')
 
 
@@ -229,6 +230,12 @@ def relation_words(clause: str) -> str:
     """A story fact's relation as a constant: ``rel("Ann", Aunt, "Bo")`` (the story's
     capital, a variable to the solver) is ``rel("Ann", aunt, "Bo")``."""
     return _REL_WORD.sub(lambda m: m.group(1) + m.group(2).lower(), clause)
+
+
+def without_each_fact(program: str) -> list[str]:
+    """The program once per ``rel/3`` fact in it, less that fact (leave one out)."""
+    spans = [m.span() for m in _REL_FACT.finditer(program)]
+    return [program[:a] + program[b:] for a, b in spans]
 
 
 def clause_ok(clause: str, statement: bool = False) -> bool:

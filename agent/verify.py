@@ -7,6 +7,8 @@ and training all call this module, so a program gets the same verdict everywhere
   mode's rule library when the program is facts for one);
 - ``answer_of(result, answer_type)``: the one answer a solver result denotes, normalised
   (an ASP ``answer(X)`` atom, a single Prolog binding, a Python value), or None;
+- ``settle(mode, program, result)``: a family story whose facts imply several relations,
+  answered by leaving each fact out in turn;
 - ``vote(answers)``: majority over answers, first seen wins ties (PoT/PAL maj@k);
 - ``matches(prediction, gold, answer_type)``: the one comparison (``agent.normalize``);
 - ``run(mode, programs, gold=...)``: all of the above, as a ``Verdict``;
@@ -27,10 +29,11 @@ from __future__ import annotations
 import json
 import re
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from agent import theory
 from agent.modes import MODE_SPECS, rule_library
 from agent.normalize import AnswerType, matches, normalize
 from agent.records import FailureClass
@@ -65,6 +68,15 @@ def request(mode: str, program: str, timeout_s: float = 5.0, facts: str = "") ->
     return SolverRequest(solver=spec.solver, program=program, facts=facts, timeout_s=timeout_s)
 
 
+def asp_answers(result: SolverResult) -> list[str]:
+    """The ``answer(X)`` atoms' X in an ASP result's first model (none on an error)."""
+    try:
+        atoms = result.answer[0] if result.ok and result.solver == "asp" else []
+    except (TypeError, IndexError, KeyError):
+        return []
+    return [m.group(1).strip('"') for a in atoms if (m := re.fullmatch(r"answer\((.+)\)", str(a)))]
+
+
 def answer_of(result: SolverResult, answer_type: AnswerType) -> Any:
     """The one normalised answer a result denotes, or None (an error, several solutions,
     no ``answer/1`` atom)."""
@@ -72,19 +84,45 @@ def answer_of(result: SolverResult, answer_type: AnswerType) -> Any:
         return None
     value = result.answer
     if result.solver == "asp":
-        try:
-            atoms = value[0]
-        except (TypeError, IndexError, KeyError):
-            return None
-        found = [m.group(1) for a in atoms if (m := re.fullmatch(r"answer\((.+)\)", str(a)))]
+        found = asp_answers(result)
         if len(found) != 1:
             return None
-        value = found[0].strip('"')
+        value = found[0]
     if isinstance(value, (list, dict)):  # several solutions (Prolog) or roots: not one answer
         return None
     if answer_type == "label" and isinstance(value, str):
         value = value.replace("_", "-")
     return normalize(value, answer_type)
+
+
+def settle(
+    mode: str,
+    program: str,
+    result: SolverResult,
+    solver: Callable[[SolverRequest], SolverResult] = solve,
+    timeout_s: float = 5.0,
+    facts: str = "",
+) -> SolverResult:
+    """A family story's facts that imply several relations hold a wrong one (a son written
+    the wrong way round): solved once without each ``rel/3`` fact, the relation that
+    strictly most of those programs imply alone is the answer, and the detail says so;
+    else (a tie, no single answer, another mode) the result stands."""
+    found = asp_answers(result)
+    if MODE_SPECS[mode].per_sentence != "story" or len(found) < 2:
+        return result
+    alone = [
+        asp_answers(solver(request(mode, p, timeout_s, facts)))
+        for p in theory.without_each_fact(program)
+    ]
+    counts = Counter(a[0] for a in alone if len(a) == 1).most_common(2)
+    if not counts or (len(counts) > 1 and counts[0][1] == counts[1][1]):
+        return result
+    best, votes = counts[0]
+    return result.model_copy(update={
+        "answer": [[f"answer({best})"]],
+        "detail": f"the facts imply {', '.join(found)}; without each of the {len(alone)} "
+        f"facts in turn, {votes} imply {best} alone, more than any other",
+    })  # fmt: skip
 
 
 def unusable(result: SolverResult) -> str:
@@ -119,7 +157,10 @@ def run(
     """Solve every program, vote, and compare the answer with ``gold`` when given (with
     ``options``, gold is the letter of the option nearest the answer: PAL's AQuA scoring)."""
     kind = answer_type or MODE_SPECS[mode].answer_type
-    results = [solve(request(mode, p, timeout_s, facts)) for p in programs]
+    results = [
+        settle(mode, p, solve(request(mode, p, timeout_s, facts)), solve, timeout_s, facts)
+        for p in programs
+    ]
     return judge(results, kind, gold, programs, options)
 
 

@@ -8,6 +8,7 @@ from agent import verify
 from agent.api import Agent
 from agent.graph import AgentConfig
 from agent.students import Generation
+from solvers import solve
 from tests.conftest import SHARED, needs_shared
 
 POT_SVAMP = "teacher_traces/pot_codex_svamp_fewshot.jsonl"
@@ -91,3 +92,23 @@ def test_an_ok_result_that_is_a_list_is_not_an_answer():
     v = verify.run("prolog", ["answer([1, 2])."])
     assert v.results[0].status == "ok" and v.answer is None and not v.grounded
     assert "must be one value" in verify.unusable(v.results[0])
+
+
+def test_a_story_whose_facts_conflict_is_answered_by_leaving_each_fact_out():
+    told = 'rel("Ann", son, "Bob"). rel("Bob", daughter, "Cat"). rel("Cat", father, "Bob").\n'
+    query = 'query("Ann", "Cat").\n'
+    assert verify.run("asp", [told + query]).answer == "granddaughter"
+    # "Cat is Bob's sister" (a wrong fact) makes her Ann's daughter as well; without each
+    # fact in turn only one program answers alone: granddaughter (without the wrong one)
+    wrong = told + 'rel("Bob", sister, "Cat").\n' + query
+    first = solve(verify.request("asp", wrong))
+    assert sorted(verify.asp_answers(first)) == ["daughter", "granddaughter"]
+    settled = verify.settle("asp", wrong, first)
+    assert verify.answer_of(settled, "label") == "granddaughter"
+    assert "without each of the 4 facts in turn, 1 imply granddaughter" in settled.detail
+    assert verify.run("asp", [wrong]).answer == "granddaughter"
+    # a tie between two relations leaves the result as it was: no answer
+    tie = 'rel("Ann", son, "Bob"). rel("Bob", daughter, "Cat"). rel("Bob", sister, "Cat").\n'
+    assert verify.run("asp", [tie + query]).answer is None
+    # another mode is never settled
+    assert verify.settle("deductive", wrong, first) is first
