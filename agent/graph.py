@@ -295,13 +295,7 @@ def run_solver(state: State, ctx: Context) -> State:
     t0 = time.perf_counter()
     spec = MODE_SPECS[state["mode"]]
     results = [
-        verify.settle(
-            state["mode"],
-            p,
-            ctx.solve(verify.request(state["mode"], p, ctx.cfg.solver_timeout_s)),
-            ctx.solve,
-            ctx.cfg.solver_timeout_s,
-        )
+        verify.solved(state["mode"], p, ctx.solve, ctx.cfg.solver_timeout_s)
         for p in state["programs"]
     ]
     dumped = [r.model_dump(mode="json") for r in results]

@@ -132,12 +132,15 @@ def run_ons(sentence: str) -> list[str]:
     1146 stories, mostly after "party" (92), "house", "army", "class"."""
     pieces, start = [], 0
     for m in _BEFORE_NAME.finditer(sentence):
-        word = re.sub(r"\W", "", m.group(1)).lower()
-        if "[" not in sentence[start : m.start(1)] and not m.group(1).endswith("]"):
-            continue
-        if m.group(1).endswith("]") or (
-            word and word not in _GOES_ON and not m.group(1).endswith((",", ":"))
-        ):
+        before = m.group(1)
+        if before.endswith("]"):  # two names side by side
+            cut = True
+        elif "[" not in sentence[start : m.start(1)] or before.endswith((",", ":")):
+            cut = False
+        else:
+            word = re.sub(r"\W", "", before).lower()
+            cut = bool(word) and word not in _GOES_ON
+        if cut:
             pieces.append(sentence[start : m.end(1)])
             start = m.end()
     return [*pieces, sentence[start:]]

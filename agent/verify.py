@@ -8,7 +8,8 @@ and training all call this module, so a program gets the same verdict everywhere
 - ``answer_of(result, answer_type)``: the one answer a solver result denotes, normalised
   (an ASP ``answer(X)`` atom, a single Prolog binding, a Python value), or None;
 - ``settle(mode, program, result)``: a family story whose facts imply several relations,
-  answered by leaving each fact out in turn;
+  answered by leaving each fact out in turn; ``solved(mode, program)``: request, solve
+  and settle in one call;
 - ``vote(answers)``: majority over answers, first seen wins ties (PoT/PAL maj@k);
 - ``matches(prediction, gold, answer_type)``: the one comparison (``agent.normalize``);
 - ``run(mode, programs, gold=...)``: all of the above, as a ``Verdict``;
@@ -125,6 +126,19 @@ def settle(
     })  # fmt: skip
 
 
+def solved(
+    mode: str,
+    program: str,
+    solver: Callable[[SolverRequest], SolverResult] = solve,
+    timeout_s: float = 5.0,
+    facts: str = "",
+) -> SolverResult:
+    """A mode's program through its solver: the ``request``, then ``settle``; every path
+    that solves a program (the graph, ``run``) goes through here."""
+    first = solver(request(mode, program, timeout_s, facts))
+    return settle(mode, program, first, solver, timeout_s, facts)
+
+
 def unusable(result: SolverResult) -> str:
     """Why an ``ok`` result gives no answer, in words the repair step can act on."""
     value = result.answer
@@ -157,10 +171,7 @@ def run(
     """Solve every program, vote, and compare the answer with ``gold`` when given (with
     ``options``, gold is the letter of the option nearest the answer: PAL's AQuA scoring)."""
     kind = answer_type or MODE_SPECS[mode].answer_type
-    results = [
-        settle(mode, p, solve(request(mode, p, timeout_s, facts)), solve, timeout_s, facts)
-        for p in programs
-    ]
+    results = [solved(mode, p, timeout_s=timeout_s, facts=facts) for p in programs]
     return judge(results, kind, gold, programs, options)
 
 
