@@ -40,7 +40,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     try:
         spec = RunSpec(
             tasks=args.tasks, system=args.system, data=args.data, limit=args.limit,
-            limit_per_difficulty=args.limit_per_difficulty,
+            limit_per_difficulty=args.limit_per_difficulty, items_of=args.items_of or "",
             seed=args.seed, shard=args.shard or "", out=_results_dir(args), maj_k=args.maj_k,
             mode=args.mode, kb=args.kb, num_fewshot=args.num_fewshot,
             apply_chat_template=args.apply_chat_template,
@@ -200,6 +200,11 @@ def add_parser(sub: Any, positive: Any, nonnegative: Any) -> None:
         "--limit-per-difficulty",
         type=positive(int),
         help="the first N items of each difficulty (hops, depth) of each task",
+    )
+    p.add_argument(
+        "--items-of",
+        metavar="RUN",
+        help="only the items run RUN (in --out) scored, e.g. a replay's covered items",
     )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--shard", help="i/n: score every n-th item from the i-th (merge after)")

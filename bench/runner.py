@@ -36,6 +36,7 @@ class RunSpec:
     data: str | None = None
     limit: int | None = None
     limit_per_difficulty: int | None = None
+    items_of: str = ""
     seed: int = 0
     shard: str = ""
     out: str = "nesy-results"
@@ -64,6 +65,8 @@ class RunSpec:
         }  # fmt: skip
         if key.get("limit_per_difficulty") is None:  # run ids from before the flag stay
             key.pop("limit_per_difficulty", None)
+        if not key.get("items_of"):
+            key.pop("items_of", None)
         key["data"] = sorted(f["sha256"] for f in data_files)
         if model:
             key["model"] = model
@@ -107,6 +110,8 @@ def load_items(
                     taken[it.difficulty] += 1
                     kept.append(it)
             loaded = kept
+        if spec.items_of:
+            loaded = _same_items(spec, name, loaded)
         if shard:
             loaded = loaded[shard[0] :: shard[1]]
         items[name] = loaded
@@ -114,6 +119,30 @@ def load_items(
             {"task": name, "split": task.eval_split, "path": str(path), "sha256": sha256_file(path)}
         )
     return tasks, items, files
+
+
+def _same_items(spec: RunSpec, task: str, loaded: list[Item]) -> list[Item]:
+    """The items of ``loaded`` that run ``spec.items_of`` (in the results directory) scored
+    for ``task``, in file order: a second system on exactly a replay's covered items, so
+    ``nesy bench compare`` pairs all of them."""
+    from bench.results import ResultsError
+
+    path = db_path(spec.out)
+    if not path.exists():
+        raise BenchError(f"--items-of {spec.items_of}: no results at {path}; pass its --out")
+    try:
+        with Results(path) as results:
+            other = results.run(spec.items_of)
+            ids = {r.item_id for r in results.records(other.run_id, task)}
+    except ResultsError as exc:
+        raise BenchError(f"--items-of: {exc}") from None
+    kept = [it for it in loaded if it.id in ids]
+    if not kept:
+        raise BenchError(
+            f"--items-of {spec.items_of}: run {other.run_id} ({other.system}) scored no "
+            f"{task} item of this file"
+        )
+    return kept
 
 
 def git_commit() -> str:

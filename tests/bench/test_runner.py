@@ -398,3 +398,34 @@ def test_new_weights_are_a_new_run_not_a_resumed_one(tmp_path, monkeypatch):
     spec, files = RunSpec(tasks=["gsm8k"], system="agent:ct2:default"), [{"sha256": "x"}]
     assert spec.fingerprint(files, before) != spec.fingerprint(files, after)
     assert spec.fingerprint(files, before) == spec.fingerprint(files, before)
+
+
+@needs_shared
+def test_items_of_scores_exactly_the_items_another_run_covered(tmp_path, results_dir):
+    """A replay covers some items; a second system run with ``items_of`` scores those and no
+    others, so the two pair on every item."""
+    covering = run(
+        RunSpec(
+            tasks=["gsm8k"], system=f"replay:{lying_replay(tmp_path, 6)}", data=str(SHARED),
+            out=str(results_dir),
+        ),  # fmt: skip
+        progress=False,
+    )
+    assert covering["results"]["gsm8k"]["n"] == 6
+    spec = RunSpec(
+        tasks=["gsm8k"], system=f"replay:{POT}", data=str(SHARED), out=str(results_dir),
+        items_of=covering["run"][:6],
+    )  # fmt: skip
+    second = run(spec, progress=False)
+    assert second["results"]["gsm8k"]["n"] == 6
+    with Results(db_path(results_dir)) as res:
+        ids = [{r.item_id for r in res.records(x["run"])} for x in (covering, second)]
+    assert ids[0] == ids[1] and len(ids[0]) == 6
+    plain = RunSpec(tasks=["gsm8k"], system=f"replay:{POT}", data=str(SHARED))
+    assert spec.fingerprint([{"sha256": "x"}]) != plain.fingerprint([{"sha256": "x"}])
+    with pytest.raises(BenchError, match="no run 'nosuch'"):
+        run(RunSpec(tasks=["gsm8k"], system=f"replay:{POT}", data=str(SHARED),
+                    out=str(results_dir), items_of="nosuch"), progress=False)  # fmt: skip
+    with pytest.raises(BenchError, match="scored no svamp item"):
+        run(RunSpec(tasks=["svamp"], system=f"replay:{POT}", data=str(SHARED),
+                    out=str(results_dir), items_of=covering["run"]), progress=False)  # fmt: skip
