@@ -406,9 +406,11 @@ def test_items_of_scores_exactly_the_items_another_run_covered(tmp_path, results
     others, so the two pair on every item."""
     covering = run(
         RunSpec(
-            tasks=["gsm8k"], system=f"replay:{lying_replay(tmp_path, 6)}", data=str(SHARED),
+            tasks=["gsm8k"],
+            system=f"replay:{lying_replay(tmp_path, 6)}",
+            data=str(SHARED),
             out=str(results_dir),
-        ),  # fmt: skip
+        ),
         progress=False,
     )
     assert covering["results"]["gsm8k"]["n"] == 6
