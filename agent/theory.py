@@ -146,6 +146,48 @@ def run_ons(sentence: str) -> list[str]:
     return [*pieces, sentence[start:]]
 
 
+_KIN_GENDER = {
+    **dict.fromkeys(
+        "father son brother husband grandfather grandson uncle nephew dad".split(), "male"
+    ),
+    **dict.fromkeys(
+        "mother daughter sister wife grandmother granddaughter aunt niece mom".split(), "female"
+    ),
+}
+_KIN_NAMED = re.compile(rf"\b({'|'.join(_KIN_GENDER)})\b,?\s*\[(\w+)\]")
+_POSSESSIVE = re.compile(rf"\b([Hh]is|[Hh]er)\s+((?:\w+\s+)?(?:{'|'.join(_KIN_GENDER)})\b,?\s*\[\w+\])")
+
+
+def resolve_possessives(sentence: str, genders: dict[str, str]) -> str:
+    """"his"/"her" before a relation and a name, written as the person it refers to when
+    that is not the sentence's first name: "[Stephen]'s daughter, [Margaret], made a dinner
+    for her sister, [Lisa]." -> "... for [Margaret]'s sister, [Lisa]." The pronoun refers to
+    the sentence's subject ("[Margaret]" after an opening "[Stephen]'s daughter,", else the
+    first name) unless the subject's gender is known to differ; then to the nearest earlier
+    name of the pronoun's gender (``genders``: the story's pronouns, and a relation word
+    before a name in this sentence, "daughter, [Margaret]"). A student reading one sentence
+    ties the pronoun to its first name."""
+    people = re.findall(r"\[(\w+)\]", sentence)
+    if len(people) < 3:
+        return sentence
+    known = {**genders, **{n: _KIN_GENDER[w] for w, n in _KIN_NAMED.findall(sentence)}}
+    opening = re.match(r"\s*\[\w+\]'s\s+(?:\w+\s+)?\w+,?\s*\[(\w+)\]", sentence)
+    subject = opening.group(1) if opening else people[0]
+
+    def referent(m: re.Match[str]) -> str:
+        gender = "male" if m.group(1).lower() == "his" else "female"
+        earlier = re.findall(r"\[(\w+)\]", sentence[: m.start()])
+        if subject in earlier and known.get(subject, gender) == gender:
+            match: str | None = subject
+        else:
+            match = next((n for n in reversed(earlier) if known.get(n) == gender), None)
+        if match is None or match == people[0]:
+            return m.group(0)
+        return f"[{match}]'s {m.group(2)}"
+
+    return _POSSESSIVE.sub(referent, sentence)
+
+
 def said_genders(sentences: Sequence[str]) -> dict[str, str]:
     """Genders a story's pronouns tell: a sentence that opens with a ``[Name]`` (not
     "[Name]'s", not "[Name], his daughter,") gives that person the gender of the first
@@ -196,7 +238,9 @@ def split(question: str, form: str = "statement") -> Theory:
     if form == "story":
         *told, asked = parts
         context = [piece for sentence in told for piece in run_ons(sentence)]
-        hints = tuple(f'said_gender("{n}", {g}).' for n, g in said_genders(context).items())
+        genders = said_genders(context)
+        context = [resolve_possessives(sentence, genders) for sentence in context]
+        hints = tuple(f'said_gender("{n}", {g}).' for n, g in genders.items())
         who = _WHO.match(asked)
         return Theory(
             tuple(story_units(context)), asked, False, judged=False, hints=hints,

@@ -231,5 +231,5 @@ def compare(a: tuple[RunInfo, list[BenchRecord]], b: tuple[RunInfo, list[BenchRe
         "neither": len(common) - both - discordant,
         "a_only": a_only,
         "b_only": b_only,
-        "mcnemar_p": round(float(p), 6),
+        "mcnemar_p": float(f"{p:.4g}"),  # significant digits: a tiny p is not 0
     }  # fmt: skip
