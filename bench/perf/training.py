@@ -20,7 +20,12 @@ Measures, on this machine:
   prompts (the agent's pad prompt, prefilled fence), one batch, temperature 0.7, 128 new
   tokens at most, through transformers' batched ``generate`` and through CTranslate2;
 - ``teacher_tokens_per_s`` (with ``--teacher FILE.gguf``, e.g. the local Qwen2.5-Coder from
-  ``make teacher``): the same prompts through that model, batched (transformers, GGUF).
+  ``make teacher``): the same prompts through that model, batched (transformers, GGUF);
+- ``teacher_tokens_per_s_ct2`` (with ``--teacher-ct2 DIR``, the same model as a safetensors
+  directory: ``python -m training.local_teacher export``): the same prompts on CTranslate2,
+  int8, batched.
+
+``--sampling-only`` measures the sampling rows alone (the training rows print null).
 
 The last line printed is one JSON object.
 """
@@ -156,33 +161,16 @@ def sampling(spec: str, questions: list[str]) -> float:
     return sum(g.completion_tokens for g in out) / (time.perf_counter() - t)
 
 
-def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
-    p.add_argument("--steps", type=int, default=6)
-    p.add_argument("--batch", type=int, default=8)
-    p.add_argument("--verify-items", type=int, default=2000)
-    p.add_argument("--sample-questions", type=int, default=16)
-    p.add_argument("--teacher", type=Path, help="a teacher GGUF file for teacher_tokens_per_s")
-    p.add_argument("--json-only", action="store_true")
-    args = p.parse_args()
-
-    import torch
+def training_rows(
+    args: argparse.Namespace, model_dir: Path, rows: list[Any], say: Any
+) -> tuple[dict[int, float], float, float, float]:
+    """Example lengths and the three training speeds (TRL's defaults, ours, full)."""
     from transformers import AutoTokenizer
 
     from agent.render import exemplar_block
-    from agent.students.packaged import default_model_dir
     from kb.shipped import exemplars
     from training.data import tokenize_example
 
-    torch.set_num_threads(os.cpu_count() or 1)
-    say = (lambda *a: None) if args.json_only else print
-    t = time.perf_counter()
-    rows = traces(args.data, args.verify_items)
-    convert_verify = args.verify_items / (time.perf_counter() - t)
-    say(f"convert+verify: {convert_verify:.0f} solutions/s ({len(rows)} kept)")
-
-    model_dir = default_model_dir()
     tok = AutoTokenizer.from_pretrained(model_dir)
     pool = exemplars()[:2]
     sample = rows[:200]
@@ -205,6 +193,58 @@ def main() -> None:
         say(f"training.sft: {our_tps:.0f} non-pad tokens/s")
         full_tps = ours(model_dir, train_rows, args.steps, args.batch, tmp + "/full", lora=False)
         say(f"training.sft, full fine-tuning: {full_tps:.0f} non-pad tokens/s")
+    return lengths, trl_tps, our_tps, full_tps
+
+
+def train_json(
+    trl_tps: float, our_tps: float, full_tps: float, lengths: dict[int, float]
+) -> dict[str, float | None]:
+    """The training rows of the JSON line; null where they were not measured."""
+    if not trl_tps:
+        keys = ("sft_tokens_per_s", "trl_tokens_per_s", "sft_speedup_vs_trl",
+                "sft_full_tokens_per_s", "tokens_per_example_0_exemplars",
+                "tokens_per_example_2_exemplars")  # fmt: skip
+        return dict.fromkeys(keys)
+    return {
+        "sft_tokens_per_s": round(our_tps, 1),
+        "trl_tokens_per_s": round(trl_tps, 1),
+        "sft_speedup_vs_trl": round(our_tps / trl_tps, 2),
+        "sft_full_tokens_per_s": round(full_tps, 1),
+        "tokens_per_example_0_exemplars": round(lengths[0], 1),
+        "tokens_per_example_2_exemplars": round(lengths[2], 1),
+    }
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
+    p.add_argument("--steps", type=int, default=6)
+    p.add_argument("--batch", type=int, default=8)
+    p.add_argument("--verify-items", type=int, default=2000)
+    p.add_argument("--sample-questions", type=int, default=16)
+    p.add_argument("--teacher", type=Path, help="a teacher GGUF file for teacher_tokens_per_s")
+    p.add_argument("--teacher-ct2", type=Path, help="the teacher as a model directory (int8 CT2)")
+    p.add_argument("--sampling-only", action="store_true", help="skip the training rows")
+    p.add_argument("--json-only", action="store_true")
+    args = p.parse_args()
+
+    import torch
+
+    from agent.students.packaged import default_model_dir
+
+    torch.set_num_threads(os.cpu_count() or 1)
+    say = (lambda *a: None) if args.json_only else print
+    t = time.perf_counter()
+    n_verify = args.sample_questions if args.sampling_only else args.verify_items
+    rows = traces(args.data, n_verify)
+    convert_verify = n_verify / (time.perf_counter() - t)
+    say(f"convert+verify: {convert_verify:.0f} solutions/s ({len(rows)} kept)")
+
+    model_dir = default_model_dir()
+    lengths: dict[int, float] = {}
+    trl_tps = our_tps = full_tps = 0.0
+    if not args.sampling_only:
+        lengths, trl_tps, our_tps, full_tps = training_rows(args, model_dir, rows, say)
     questions = [r.question for r in rows[: args.sample_questions]]
     sample_hf = sampling(f"hf:{model_dir}", questions)
     say(f"sampling, transformers batched: {sample_hf:.0f} tokens/s")
@@ -213,20 +253,21 @@ def main() -> None:
     teacher_tps = sampling(f"hf:{args.teacher}", questions) if args.teacher else None
     if teacher_tps:
         say(f"teacher {args.teacher.name}: {teacher_tps:.1f} tokens/s")
+    teacher_ct2 = None
+    if args.teacher_ct2:
+        os.environ["NESY_CT2_COMPUTE"] = "int8"
+        teacher_ct2 = sampling(f"ct2:{args.teacher_ct2}", questions)
+        say(f"teacher {args.teacher_ct2} on CTranslate2 int8: {teacher_ct2:.1f} tokens/s")
     print(
         json.dumps(
             {
                 "sample_tokens_per_s_hf": round(sample_hf, 1),
                 "sample_tokens_per_s_ct2": round(sample_ct2, 1),
                 "teacher_tokens_per_s": round(teacher_tps, 2) if teacher_tps else None,
+                "teacher_tokens_per_s_ct2": round(teacher_ct2, 2) if teacher_ct2 else None,
                 "sample_questions": len(questions),
-                "sft_tokens_per_s": round(our_tps, 1),
-                "trl_tokens_per_s": round(trl_tps, 1),
-                "sft_speedup_vs_trl": round(our_tps / trl_tps, 2),
-                "sft_full_tokens_per_s": round(full_tps, 1),
-                "convert_verify_per_s": round(convert_verify, 1),
-                "tokens_per_example_0_exemplars": round(lengths[0], 1),
-                "tokens_per_example_2_exemplars": round(lengths[2], 1),
+                **train_json(trl_tps, our_tps, full_tps, lengths),
+                "convert_verify_per_s": None if args.sampling_only else round(convert_verify, 1),
                 "steps": args.steps,
                 "batch": args.batch,
                 "threads": torch.get_num_threads(),
