@@ -81,11 +81,15 @@ def _table(summary: dict[str, Any]) -> None:
 
 
 def _load_runs(args: argparse.Namespace, ids: list[str]) -> list[Any]:
+    """Each run with its records; ``RUN@RESULTS`` reads that run from another results
+    directory or file (two code versions run with one command share a run id, so they live
+    in two directories)."""
     from bench.results import Results, db_path
 
     out = []
-    with Results(db_path(_results_dir(args)), read_only=True) as r:
-        for run_id in ids:
+    for spec in ids:
+        run_id, _, where = spec.partition("@")
+        with Results(db_path(where or _results_dir(args)), read_only=True) as r:
             info = r.run(run_id)
             out.append((info, r.records(info.run_id)))
     return out
@@ -242,7 +246,7 @@ def add_parser(sub: Any, positive: Any, nonnegative: Any) -> None:
     p.set_defaults(func=cmd_report)
 
     p = bsub.add_parser("compare", help="paired comparison of two runs (McNemar's test)")
-    p.add_argument("run_a", metavar="RUN_A")
+    p.add_argument("run_a", metavar="RUN_A", help="a run id (or prefix); RUN@RESULTS: from there")
     p.add_argument("run_b", metavar="RUN_B")
     results_flag(p)
     p.add_argument("--json", action="store_true")

@@ -304,6 +304,20 @@ def test_report_and_compare(tmp_path, results_dir, capsys):
     assert 0 < out["mcnemar_p"] <= 1
     assert main(["bench", "report", "nope", "--results", str(results_dir)]) == 2
     assert "no run 'nope'" in capsys.readouterr().err
+    # one command run twice (two code versions) has one run id: RUN@RESULTS pairs them
+    other = tmp_path / "other"
+    again = run(
+        RunSpec(tasks=["gsm8k"], system=f"replay:{POT}", data=str(SHARED), limit=20,
+                out=str(other)),
+        progress=False,
+    )["run"]  # fmt: skip
+    assert again == a
+    out = cli_json(capsys, "bench", "compare", f"{a}@{results_dir}", f"{a}@{other}", "--json")
+    assert (out["n"], out["a_only"], out["b_only"], out["mcnemar_p"]) == (20, [], [], 1.0)
+    assert (
+        main(["bench", "compare", a, f"{a}@{tmp_path / 'none'}", "--results", str(results_dir)])
+        == 2
+    )
 
 
 def test_cli_errors_are_named(tmp_path, capsys):
