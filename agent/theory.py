@@ -154,8 +154,9 @@ _KIN_GENDER = {
         "mother daughter sister wife grandmother granddaughter aunt niece mom".split(), "female"
     ),
 }
-_KIN_NAMED = re.compile(rf"\b({'|'.join(_KIN_GENDER)})\b,?\s*\[(\w+)\]")
-_POSSESSIVE = re.compile(rf"\b([Hh]is|[Hh]er)\s+((?:\w+\s+)?(?:{'|'.join(_KIN_GENDER)})\b,?\s*\[\w+\])")
+_KIN = "|".join(_KIN_GENDER)
+_KIN_NAMED = re.compile(rf"\b({_KIN})\b,?\s*\[(\w+)\]")
+_POSSESSIVE = re.compile(rf"\b([Hh]is|[Hh]er)\s+((?:\w+\s+)?(?:{_KIN})\b,?\s*\[\w+\])")
 
 
 def resolve_possessives(sentence: str, genders: dict[str, str]) -> str:

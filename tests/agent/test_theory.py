@@ -92,9 +92,10 @@ def test_a_possessive_pronoun_is_written_as_the_subject_it_refers_to():
     """"her sister" after "[Stephen]'s daughter, [Margaret]," is Margaret's sister; a student
     reading the sentence alone ties it to Stephen, its first name."""
     resolve = theory.resolve_possessives
-    assert resolve("[Stephen]'s daughter, [Margaret], made a dinner for her sister, [Lisa].", {}) == (
+    told = "[Stephen]'s daughter, [Margaret], made a dinner for her sister, [Lisa]."
+    assert resolve(told, {}) == (
         "[Stephen]'s daughter, [Margaret], made a dinner for [Margaret]'s sister, [Lisa]."
-    )  # fmt: skip
+    )
     # the subject's gender known to differ: the nearest earlier name of the pronoun's
     assert resolve("[Ann]'s son [Bo] and her sister [Cy] met.", {"Bo": "male"}) == (
         "[Ann]'s son [Bo] and her sister [Cy] met."  # Ann: the first name, already read so
