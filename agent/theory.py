@@ -160,7 +160,7 @@ _POSSESSIVE = re.compile(rf"\b([Hh]is|[Hh]er)\s+((?:\w+\s+)?(?:{_KIN})\b,?\s*\[\
 
 
 def resolve_possessives(sentence: str, genders: dict[str, str]) -> str:
-    """"his"/"her" before a relation and a name, written as the person it refers to when
+    """ "his"/"her" before a relation and a name, written as the person it refers to when
     that is not the sentence's first name: "[Stephen]'s daughter, [Margaret], made a dinner
     for her sister, [Lisa]." -> "... for [Margaret]'s sister, [Lisa]." The pronoun refers to
     the sentence's subject ("[Margaret]" after an opening "[Stephen]'s daughter,", else the

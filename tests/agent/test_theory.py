@@ -89,7 +89,7 @@ def test_a_story_run_on_without_a_full_stop_is_cut_into_its_sentences():
 
 
 def test_a_possessive_pronoun_is_written_as_the_subject_it_refers_to():
-    """"her sister" after "[Stephen]'s daughter, [Margaret]," is Margaret's sister; a student
+    """ "her sister" after "[Stephen]'s daughter, [Margaret]," is Margaret's sister; a student
     reading the sentence alone ties it to Stephen, its first name."""
     resolve = theory.resolve_possessives
     told = "[Stephen]'s daughter, [Margaret], made a dinner for her sister, [Lisa]."
