@@ -159,18 +159,19 @@ _KIN_NAMED = re.compile(rf"\b({_KIN})\b,?\s*\[(\w+)\]")
 _POSSESSIVE = re.compile(rf"\b([Hh]is|[Hh]er)\s+((?:\w+\s+)?(?:{_KIN})\b,?\s*\[\w+\])")
 
 
-def resolve_possessives(sentence: str, genders: dict[str, str]) -> str:
-    """ "his"/"her" before a relation and a name, written as the person it refers to when
-    that is not the sentence's first name: "[Stephen]'s daughter, [Margaret], made a dinner
-    for her sister, [Lisa]." -> "... for [Margaret]'s sister, [Lisa]." The pronoun refers to
-    the sentence's subject ("[Margaret]" after an opening "[Stephen]'s daughter,", else the
-    first name) unless the subject's gender is known to differ; then to the nearest earlier
-    name of the pronoun's gender (``genders``: the story's pronouns, and a relation word
-    before a name in this sentence, "daughter, [Margaret]"). A student reading one sentence
-    ties the pronoun to its first name."""
+def resolve_possessives(sentence: str, genders: dict[str, str]) -> list[str]:
+    """The sentence in pieces, each read alone: a "his"/"her" before a relation and a name
+    is written as the person it refers to when that is not the sentence's first name, and
+    the sentence is cut there (the student ties every fact of a piece to its first name):
+    "[Stephen]'s daughter, [Margaret], made a dinner for her sister, [Lisa]." -> "[Stephen]'s
+    daughter, [Margaret], made a dinner for", "[Margaret]'s sister, [Lisa]." The pronoun
+    refers to the sentence's subject ("[Margaret]" after an opening "[Stephen]'s
+    daughter,", else the first name) unless the subject's gender is known to differ; then
+    to the nearest earlier name of the pronoun's gender (``genders``: the story's pronouns,
+    and a relation word before a name in this sentence, "daughter, [Margaret]")."""
     people = re.findall(r"\[(\w+)\]", sentence)
     if len(people) < 3:
-        return sentence
+        return [sentence]
     known = {**genders, **{n: _KIN_GENDER[w] for w, n in _KIN_NAMED.findall(sentence)}}
     opening = re.match(r"\s*\[\w+\]'s\s+(?:\w+\s+)?\w+,?\s*\[(\w+)\]", sentence)
     subject = opening.group(1) if opening else people[0]
@@ -184,9 +185,10 @@ def resolve_possessives(sentence: str, genders: dict[str, str]) -> str:
             match = next((n for n in reversed(earlier) if known.get(n) == gender), None)
         if match is None or match == people[0]:
             return m.group(0)
-        return f"[{match}]'s {m.group(2)}"
+        return f"\0[{match}]'s {m.group(2)}"
 
-    return _POSSESSIVE.sub(referent, sentence)
+    pieces = _POSSESSIVE.sub(referent, sentence).split("\0")
+    return [p.strip() for p in pieces if p.strip()]
 
 
 def said_genders(sentences: Sequence[str]) -> dict[str, str]:
@@ -240,7 +242,7 @@ def split(question: str, form: str = "statement") -> Theory:
         *told, asked = parts
         context = [piece for sentence in told for piece in run_ons(sentence)]
         genders = said_genders(context)
-        context = [resolve_possessives(sentence, genders) for sentence in context]
+        context = [piece for s in context for piece in resolve_possessives(s, genders)]
         hints = tuple(f'said_gender("{n}", {g}).' for n, g in genders.items())
         who = _WHO.match(asked)
         return Theory(
