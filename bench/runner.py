@@ -136,6 +136,7 @@ def _same_items(spec: RunSpec, task: str, loaded: list[Item]) -> list[Item]:
             ids = {r.item_id for r in results.records(other.run_id, task)}
     except ResultsError as exc:
         raise BenchError(f"--items-of: {exc}") from None
+    spec.items_of = other.run_id  # a prefix and the full id are one selection, one run id
     kept = [it for it in loaded if it.id in ids]
     if not kept:
         raise BenchError(

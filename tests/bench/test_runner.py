@@ -434,6 +434,7 @@ def test_items_of_scores_exactly_the_items_another_run_covered(tmp_path, results
     )  # fmt: skip
     second = run(spec, progress=False)
     assert second["results"]["gsm8k"]["n"] == 6
+    assert spec.items_of == covering["run"]  # the prefix resolved: the same run id as the full
     with Results(db_path(results_dir)) as res:
         ids = [{r.item_id for r in res.records(x["run"])} for x in (covering, second)]
     assert ids[0] == ids[1] and len(ids[0]) == 6
