@@ -72,6 +72,7 @@ FORMS = ("statement", "line", "story")
 _WHO = re.compile(r"Who is \[?(\w+)\]? to \[?(\w+)\]?\?$")
 # A capitalised word that is not a sentence's pronoun or article: a person, in a story.
 _NAME = re.compile(r"\b[A-Z][a-z]+\b")
+_MARKED = re.compile(r"\[(\w+)\]")  # a person CLUTRR marks: [Name]
 _NOT_NAMES = frozenset(
     "A An The He She His Her Hers It Its They Their Them We Our You Your I My Who What "
     "When Then After Before Later One Both Mr Mrs Ms Dr".split()
@@ -81,7 +82,7 @@ _NOT_NAMES = frozenset(
 def names(text: str) -> set[str]:
     """The people a sentence names: ``[Bracketed]`` words (CLUTRR marks them) when there are
     any, else its capitalised words less pronouns and articles."""
-    marked = set(re.findall(r"\[(\w+)\]", text))
+    marked = set(_MARKED.findall(text))
     return marked or {w for w in _NAME.findall(text) if w not in _NOT_NAMES}
 
 
@@ -169,7 +170,7 @@ def resolve_possessives(sentence: str, genders: dict[str, str]) -> list[str]:
     daughter,", else the first name) unless the subject's gender is known to differ; then
     to the nearest earlier name of the pronoun's gender (``genders``: the story's pronouns,
     and a relation word before a name in this sentence, "daughter, [Margaret]")."""
-    people = re.findall(r"\[(\w+)\]", sentence)
+    people = _MARKED.findall(sentence)
     if len(people) < 3:
         return [sentence]
     known = {**genders, **{n: _KIN_GENDER[w] for w, n in _KIN_NAMED.findall(sentence)}}
@@ -178,7 +179,7 @@ def resolve_possessives(sentence: str, genders: dict[str, str]) -> list[str]:
 
     def referent(m: re.Match[str]) -> str:
         gender = "male" if m.group(1).lower() == "his" else "female"
-        earlier = re.findall(r"\[(\w+)\]", sentence[: m.start()])
+        earlier = _MARKED.findall(sentence, 0, m.start())
         if subject in earlier and known.get(subject, gender) == gender:
             match: str | None = subject
         else:

