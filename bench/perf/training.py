@@ -161,10 +161,17 @@ def sampling(spec: str, questions: list[str]) -> float:
     return sum(g.completion_tokens for g in out) / (time.perf_counter() - t)
 
 
+TRAIN_KEYS = (
+    "sft_tokens_per_s", "trl_tokens_per_s", "sft_speedup_vs_trl", "sft_full_tokens_per_s",
+    "tokens_per_example_0_exemplars", "tokens_per_example_2_exemplars",
+)  # fmt: skip
+
+
 def training_rows(
     args: argparse.Namespace, model_dir: Path, rows: list[Any], say: Any
-) -> tuple[dict[int, float], float, float, float]:
-    """Example lengths and the three training speeds (TRL's defaults, ours, full)."""
+) -> dict[str, float]:
+    """The JSON line's training rows (``TRAIN_KEYS``): the three training speeds (TRL's
+    defaults, ours with LoRA, ours in full) and the example lengths."""
     from transformers import AutoTokenizer
 
     from agent.render import exemplar_block
@@ -193,25 +200,10 @@ def training_rows(
         say(f"training.sft: {our_tps:.0f} non-pad tokens/s")
         full_tps = ours(model_dir, train_rows, args.steps, args.batch, tmp + "/full", lora=False)
         say(f"training.sft, full fine-tuning: {full_tps:.0f} non-pad tokens/s")
-    return lengths, trl_tps, our_tps, full_tps
-
-
-def train_json(
-    trl_tps: float, our_tps: float, full_tps: float, lengths: dict[int, float]
-) -> dict[str, float | None]:
-    """The training rows of the JSON line; null where they were not measured."""
-    if not trl_tps:
-        keys = ("sft_tokens_per_s", "trl_tokens_per_s", "sft_speedup_vs_trl",
-                "sft_full_tokens_per_s", "tokens_per_example_0_exemplars",
-                "tokens_per_example_2_exemplars")  # fmt: skip
-        return dict.fromkeys(keys)
+    values = (our_tps, trl_tps, our_tps / trl_tps, full_tps, lengths[0], lengths[2])
     return {
-        "sft_tokens_per_s": round(our_tps, 1),
-        "trl_tokens_per_s": round(trl_tps, 1),
-        "sft_speedup_vs_trl": round(our_tps / trl_tps, 2),
-        "sft_full_tokens_per_s": round(full_tps, 1),
-        "tokens_per_example_0_exemplars": round(lengths[0], 1),
-        "tokens_per_example_2_exemplars": round(lengths[2], 1),
+        key: round(value, 2 if key == "sft_speedup_vs_trl" else 1)
+        for key, value in zip(TRAIN_KEYS, values, strict=True)
     }
 
 
@@ -241,10 +233,9 @@ def main() -> None:
     say(f"convert+verify: {convert_verify:.0f} solutions/s ({len(rows)} kept)")
 
     model_dir = default_model_dir()
-    lengths: dict[int, float] = {}
-    trl_tps = our_tps = full_tps = 0.0
+    train: dict[str, float | None] = dict.fromkeys(TRAIN_KEYS)  # null: not measured
     if not args.sampling_only:
-        lengths, trl_tps, our_tps, full_tps = training_rows(args, model_dir, rows, say)
+        train.update(training_rows(args, model_dir, rows, say))
     questions = [r.question for r in rows[: args.sample_questions]]
     sample_hf = sampling(f"hf:{model_dir}", questions)
     say(f"sampling, transformers batched: {sample_hf:.0f} tokens/s")
@@ -266,7 +257,7 @@ def main() -> None:
                 "teacher_tokens_per_s": round(teacher_tps, 2) if teacher_tps else None,
                 "teacher_tokens_per_s_ct2": round(teacher_ct2, 2) if teacher_ct2 else None,
                 "sample_questions": len(questions),
-                **train_json(trl_tps, our_tps, full_tps, lengths),
+                **train,
                 "convert_verify_per_s": None if args.sampling_only else round(convert_verify, 1),
                 "steps": args.steps,
                 "batch": args.batch,
