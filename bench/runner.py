@@ -131,7 +131,7 @@ def _same_items(spec: RunSpec, task: str, loaded: list[Item]) -> list[Item]:
     if not path.exists():
         raise BenchError(f"--items-of {spec.items_of}: no results at {path}; pass its --out")
     try:
-        with Results(path) as results:
+        with Results(path, read_only=True) as results:
             other = results.run(spec.items_of)
             ids = {r.item_id for r in results.records(other.run_id, task)}
     except ResultsError as exc:
