@@ -210,7 +210,10 @@ def training_rows(
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
-    p.add_argument("--steps", type=int, default=6)
+    p.add_argument(
+        "--steps", type=int, default=6,
+        help="optimizer steps a trainer (at least 3: the first is warm-up, not timed)",
+    )  # fmt: skip
     p.add_argument("--batch", type=int, default=8)
     p.add_argument("--verify-items", type=int, default=2000)
     p.add_argument("--sample-questions", type=int, default=16)
@@ -219,6 +222,8 @@ def main() -> None:
     p.add_argument("--sampling-only", action="store_true", help="skip the training rows")
     p.add_argument("--json-only", action="store_true")
     args = p.parse_args()
+    if args.steps < 3:
+        p.error(f"--steps {args.steps}: at least 3 (the first step is not timed)")
 
     import torch
 
