@@ -156,40 +156,126 @@ _KIN_GENDER = {
     ),
 }
 _KIN = "|".join(_KIN_GENDER)
+_KIN_ANY = _KIN + "|child|parent|grandchild|kid|baby"  # with the gender-free words
 _KIN_NAMED = re.compile(rf"\b({_KIN})\b,?\s*\[(\w+)\]")
 _POSSESSIVE = re.compile(rf"\b([Hh]is|[Hh]er)\s+((?:\w+\s+)?(?:{_KIN})\b,?\s*\[\w+\])")
+_OWNED = re.compile(rf"\[(\w+)\]'s\s+(?:\w+\s+)?(?:{_KIN_ANY})\b,?\s*\[\w+\]")
+_PAIR = re.compile(r"\[(\w+)\],?\s+and\s+\[(\w+)\]")
+_PLURAL = {
+    "sons": "son", "daughters": "daughter", "brothers": "brother", "sisters": "sister",
+    "grandsons": "grandson", "granddaughters": "granddaughter", "children": "child",
+    "kids": "child", "grandchildren": "grandchild", "parents": "parent",
+}  # fmt: skip
+_GROUP = re.compile(
+    rf"(\b[Hh]is|\b[Hh]er|\b[Tt]heir|\[\w+\]'s)\s+(?:(?:two|both|lovely|little|older|younger)\s+)?"
+    rf"({'|'.join(_PLURAL)})\b\s*,?\s*\[(\w+)\]\s*,?\s+and\s+\[(\w+)\]"
+)
+_THEIR = re.compile(rf"\b[Tt]heir\s+((?:\w+\s+)?(?:{_KIN_ANY})\b,?\s*\[\w+\])")
+_OPENING = re.compile(rf"^(His|Her|Their)\s+((?:\w+\s+)?(?:{_KIN_ANY})\b,?\s*\[\w+\])")
+
+
+def _subject(sentence: str) -> str | None:
+    """A sentence's subject: the name after an opening "[X]'s relation," else its first."""
+    opening = re.match(r"\s*\[\w+\]'s\s+(?:\w+\s+)?\w+,?\s*\[(\w+)\]", sentence)
+    first = _MARKED.search(sentence)
+    return opening.group(1) if opening else first.group(1) if first else None
+
+
+def _told(sentence: str, genders: dict[str, str]) -> dict[str, str]:
+    """Genders known in a sentence: the story's pronouns and "daughter, [Margaret]"."""
+    return {**genders, **{n: _KIN_GENDER[w] for w, n in _KIN_NAMED.findall(sentence)}}
+
+
+def spread_groups(sentence: str) -> str:
+    """One relation a person: "her daughters [Joy] and [Val]" -> "her daughter [Joy] and her
+    daughter [Val]" (a gender-free plural becomes its class: "children" -> "child"), and a
+    pair's "their" -> both of theirs: "[Al] and [Bo] called their mother, [Di]." -> "[Al]
+    and [Bo] called [Al]'s mother, [Di] and [Bo]'s mother, [Di]." A student writes one fact
+    a relation and name it reads; a plural names two, a "their" two owners."""
+
+    def group(m: re.Match[str]) -> str:
+        owner, kin = m.group(1), _PLURAL[m.group(2)]
+        return f"{owner} {kin} [{m.group(3)}] and {owner} {kin} [{m.group(4)}]"
+
+    def theirs(m: re.Match[str]) -> str:
+        pairs = _PAIR.findall(sentence, 0, m.start())
+        if not pairs:
+            return m.group(0)
+        a, b = pairs[-1]
+        return f"[{a}]'s {m.group(1)} and [{b}]'s {m.group(1)}"
+
+    sentence = _GROUP.sub(group, sentence)
+    return _THEIR.sub(theirs, sentence)
+
+
+def resolve_openings(pieces: Sequence[str], genders: dict[str, str]) -> list[str]:
+    """A piece that opens "His wife [Jamie]" and names someone else too (so it is a unit of
+    its own, read without the sentence before) gets the owner written out: the subject of
+    the piece before ("[Daniel] took his son [Oscar] ..." -> "[Daniel]'s wife [Jamie] ...")
+    unless its gender is known to differ, then the last name there of the pronoun's gender;
+    "Their father [James]" after "[Lee] and [Al] ..." gives both of theirs."""
+    out: list[str] = []
+    for piece in pieces:
+        m = _OPENING.match(piece)
+        before = out[-1] if out else ""
+        if not m or len(names(piece)) < 2 or not _MARKED.search(before):
+            out.append(piece)
+            continue
+        if m.group(1) == "Their":
+            pairs = _PAIR.findall(before)
+            owner = f"[{pairs[-1][0]}]'s {m.group(2)} and [{pairs[-1][1]}]'s" if pairs else ""
+        else:
+            gender = "male" if m.group(1) == "His" else "female"
+            known, subject = _told(before, genders), _subject(before)
+            if subject and known.get(subject, gender) != gender:
+                subject = next(
+                    (n for n in reversed(_MARKED.findall(before)) if known.get(n) == gender), None
+                )
+            owner = f"[{subject}]'s" if subject else ""
+        out.append(f"{owner} {piece[len(m.group(1)) :].lstrip()}" if owner else piece)
+    return out
+
+
+def _cut_at_owners(text: str) -> list[str]:
+    """``text`` cut before each "[X]'s relation [Y]" whose owner is not its piece's first
+    name: the student ties every fact of a piece to that first name."""
+    pieces, start = [], 0
+    for m in _OWNED.finditer(text):
+        first = _MARKED.search(text, start)
+        if m.start() > start and first and first.group(1) != m.group(1):
+            pieces.append(text[start : m.start()])
+            start = m.start()
+    return [p.strip() for p in [*pieces, text[start:]] if p.strip()]
 
 
 def resolve_possessives(sentence: str, genders: dict[str, str]) -> list[str]:
     """The sentence in pieces, each read alone: a "his"/"her" before a relation and a name
     is written as the person it refers to when that is not the sentence's first name, and
-    the sentence is cut there (the student ties every fact of a piece to its first name):
-    "[Stephen]'s daughter, [Margaret], made a dinner for her sister, [Lisa]." -> "[Stephen]'s
-    daughter, [Margaret], made a dinner for", "[Margaret]'s sister, [Lisa]." The pronoun
-    refers to the sentence's subject ("[Margaret]" after an opening "[Stephen]'s
-    daughter,", else the first name) unless the subject's gender is known to differ; then
-    to the nearest earlier name of the pronoun's gender (``genders``: the story's pronouns,
-    and a relation word before a name in this sentence, "daughter, [Margaret]")."""
+    the sentence is cut before every "[X]'s relation [Y]" whose X is not its piece's first
+    name (the student ties every fact of a piece to its first name): "[Stephen]'s daughter,
+    [Margaret], made a dinner for her sister, [Lisa]." -> "[Stephen]'s daughter,
+    [Margaret], made a dinner for", "[Margaret]'s sister, [Lisa]." The pronoun refers to
+    the sentence's subject ("[Margaret]" after an opening "[Stephen]'s daughter,", else the
+    first name) unless the subject's gender is known to differ; then to the nearest earlier
+    name of the pronoun's gender (``genders``: the story's pronouns, and a relation word
+    before a name in this sentence, "daughter, [Margaret]")."""
     people = _MARKED.findall(sentence)
     if len(people) < 3:
         return [sentence]
-    known = {**genders, **{n: _KIN_GENDER[w] for w, n in _KIN_NAMED.findall(sentence)}}
-    opening = re.match(r"\s*\[\w+\]'s\s+(?:\w+\s+)?\w+,?\s*\[(\w+)\]", sentence)
-    subject = opening.group(1) if opening else people[0]
+    known, subject = _told(sentence, genders), _subject(sentence)
 
     def referent(m: re.Match[str]) -> str:
         gender = "male" if m.group(1).lower() == "his" else "female"
         earlier = _MARKED.findall(sentence, 0, m.start())
-        if subject in earlier and known.get(subject, gender) == gender:
+        if subject and subject in earlier and known.get(subject, gender) == gender:
             match: str | None = subject
         else:
             match = next((n for n in reversed(earlier) if known.get(n) == gender), None)
         if match is None or match == people[0]:
             return m.group(0)
-        return f"\0[{match}]'s {m.group(2)}"
+        return f"[{match}]'s {m.group(2)}"
 
-    pieces = _POSSESSIVE.sub(referent, sentence).split("\0")
-    return [p.strip() for p in pieces if p.strip()]
+    return _cut_at_owners(_POSSESSIVE.sub(referent, sentence))
 
 
 def said_genders(sentences: Sequence[str]) -> dict[str, str]:
@@ -243,7 +329,11 @@ def split(question: str, form: str = "statement") -> Theory:
         *told, asked = parts
         context = [piece for sentence in told for piece in run_ons(sentence)]
         genders = said_genders(context)
-        context = [piece for s in context for piece in resolve_possessives(s, genders)]
+        context = [
+            piece
+            for s in resolve_openings(context, genders)
+            for piece in resolve_possessives(spread_groups(s), genders)
+        ]
         hints = tuple(f'said_gender("{n}", {g}).' for n, g in genders.items())
         who = _WHO.match(asked)
         return Theory(

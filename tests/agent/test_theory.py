@@ -115,6 +115,54 @@ def test_a_possessive_pronoun_is_written_as_the_subject_it_refers_to():
     )
 
 
+def test_a_relation_owned_by_another_name_starts_a_piece_of_its_own():
+    """The student ties a piece's facts to its first name, so "[Ethel]'s sister [Judy]" in
+    a sentence about Leila is read apart; an owner that is the first name stays."""
+    resolve = theory.resolve_possessives
+    assert resolve("[Leila] played with her mother [Ethel] and [Ethel]'s sister [Judy].", {}) == [
+        "[Leila] played with her mother [Ethel] and",
+        "[Ethel]'s sister [Judy].",
+    ]
+    kept = "[Al] and his wife [Di] met [Al]'s son, [Bo]."
+    assert resolve(kept, {}) == [kept]
+
+
+def test_plurals_and_their_are_one_relation_a_person():
+    spread = theory.spread_groups
+    assert spread("[Kelley] went hiking with her sisters, [Anne] and [Kim].") == (
+        "[Kelley] went hiking with her sister [Anne] and her sister [Kim]."
+    )
+    assert spread("[Judy] scolded her two children [Craig] and [Jean].") == (
+        "[Judy] scolded her child [Craig] and her child [Jean]."
+    )
+    assert spread("[Al] and [Bo] were upset with their mother, [Di].") == (
+        "[Al] and [Bo] were upset with [Al]'s mother, [Di] and [Bo]'s mother, [Di]."
+    )
+    assert spread("Their father [Jim] came.") == "Their father [Jim] came."  # no pair: kept
+    t = theory.split("[Al] and [Bo] were upset with their mother, [Di].\nWho is Di to Bo?",
+                     "story")  # fmt: skip
+    assert t.sentences == (
+        "[Al] and [Bo] were upset with [Al]'s mother, [Di] and",
+        "[Bo]'s mother, [Di].",
+    )
+
+
+def test_an_opening_pronoun_is_the_subject_of_the_piece_before():
+    opened = theory.resolve_openings
+    before = "[Daniel] took his son [Oscar] to the store."
+    assert opened([before, "His wife [Jamie] stayed home with [Oscar]'s brother [Rick]."], {}) == [
+        before,
+        "[Daniel]'s wife [Jamie] stayed home with [Oscar]'s brother [Rick].",
+    ]
+    # the subject's gender differs (the story's pronouns): the last name of the pronoun's
+    told = ["[Molly] fed her grandson, [Lee].", "His mother, [Sue], met [Al]."]
+    assert opened(told, {"Molly": "female"})[1] == "[Lee]'s mother, [Sue], met [Al]."
+    pair = ["[Lee] and [Al] planned a trip.", "Their father [Jim] met [Ann] there."]
+    assert opened(pair, {})[1] == "[Lee]'s father [Jim] and [Al]'s father [Jim] met [Ann] there."
+    alone = ["[Molly] fed her grandson, [Lee].", "His mother, [Sue], came."]  # a unit with it
+    assert opened(alone, {}) == alone
+
+
 def test_a_story_tells_genders_by_its_pronouns():
     said = theory.said_genders([
         "[Myrna] and her father [Jason] had dinner.",  # her, before a relation: Myrna's
