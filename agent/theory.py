@@ -159,7 +159,8 @@ _KIN = "|".join(_KIN_GENDER)
 _KIN_ANY = _KIN + "|child|parent|grandchild|kid|baby"  # with the gender-free words
 _KIN_NAMED = re.compile(rf"\b({_KIN})\b,?\s*\[(\w+)\]")
 _POSSESSIVE = re.compile(rf"\b([Hh]is|[Hh]er)\s+((?:\w+\s+)?(?:{_KIN})\b,?\s*\[\w+\])")
-_OWNED = re.compile(rf"\[(\w+)\]'s\s+(?:\w+\s+)?(?:{_KIN_ANY})\b,?\s*\[\w+\]")
+_RELATION = rf"(?:\w+\s+)?(?:{_KIN_ANY})\b,?\s*\[\w+\]"  # "(older) sister, [Ann]"
+_OWNED = re.compile(rf"\[(\w+)\]'s\s+{_RELATION}")
 _PAIR = re.compile(r"\[(\w+)\],?\s+and\s+\[(\w+)\]")
 _PLURAL = {
     "sons": "son", "daughters": "daughter", "brothers": "brother", "sisters": "sister",
@@ -170,8 +171,8 @@ _GROUP = re.compile(
     rf"(\b[Hh]is|\b[Hh]er|\b[Tt]heir|\[\w+\]'s)\s+(?:(?:two|both|lovely|little|older|younger)\s+)?"
     rf"({'|'.join(_PLURAL)})\b\s*,?\s*\[(\w+)\]\s*,?\s+and\s+\[(\w+)\]"
 )
-_THEIR = re.compile(rf"\b[Tt]heir\s+((?:\w+\s+)?(?:{_KIN_ANY})\b,?\s*\[\w+\])")
-_OPENING = re.compile(rf"^(His|Her|Their)\s+((?:\w+\s+)?(?:{_KIN_ANY})\b,?\s*\[\w+\])")
+_THEIR = re.compile(rf"\b[Tt]heir\s+({_RELATION})")
+_OPENING = re.compile(rf"^(His|Her|Their)\s+({_RELATION})")
 
 
 def _subject(sentence: str) -> str | None:
@@ -184,6 +185,22 @@ def _subject(sentence: str) -> str | None:
 def _told(sentence: str, genders: dict[str, str]) -> dict[str, str]:
     """Genders known in a sentence: the story's pronouns and "daughter, [Margaret]"."""
     return {**genders, **{n: _KIN_GENDER[w] for w, n in _KIN_NAMED.findall(sentence)}}
+
+
+def _referent(
+    pronoun: str, subject: str | None, earlier: list[str], known: dict[str, str]
+) -> str | None:
+    """Whom "his"/"her" refers to among the ``earlier`` names: the subject unless its
+    gender is known to differ, else the last earlier name of the pronoun's gender."""
+    gender = "male" if pronoun.lower() == "his" else "female"
+    if subject and subject in earlier and known.get(subject, gender) == gender:
+        return subject
+    return next((n for n in reversed(earlier) if known.get(n) == gender), None)
+
+
+def _both(pair: tuple[str, str], relation: str) -> str:
+    """A pair's "their" relation as each one's: "[Al]'s mother [Di] and [Bo]'s mother [Di]"."""
+    return f"[{pair[0]}]'s {relation} and [{pair[1]}]'s {relation}"
 
 
 def spread_groups(sentence: str) -> str:
@@ -199,10 +216,7 @@ def spread_groups(sentence: str) -> str:
 
     def theirs(m: re.Match[str]) -> str:
         pairs = _PAIR.findall(sentence, 0, m.start())
-        if not pairs:
-            return m.group(0)
-        a, b = pairs[-1]
-        return f"[{a}]'s {m.group(1)} and [{b}]'s {m.group(1)}"
+        return _both(pairs[-1], m.group(1)) if pairs else m.group(0)
 
     sentence = _GROUP.sub(group, sentence)
     return _THEIR.sub(theirs, sentence)
@@ -223,16 +237,13 @@ def resolve_openings(pieces: Sequence[str], genders: dict[str, str]) -> list[str
             continue
         if m.group(1) == "Their":
             pairs = _PAIR.findall(before)
-            owner = f"[{pairs[-1][0]}]'s {m.group(2)} and [{pairs[-1][1]}]'s" if pairs else ""
+            written = _both(pairs[-1], m.group(2)) if pairs else None
         else:
-            gender = "male" if m.group(1) == "His" else "female"
-            known, subject = _told(before, genders), _subject(before)
-            if subject and known.get(subject, gender) != gender:
-                subject = next(
-                    (n for n in reversed(_MARKED.findall(before)) if known.get(n) == gender), None
-                )
-            owner = f"[{subject}]'s" if subject else ""
-        out.append(f"{owner} {piece[len(m.group(1)) :].lstrip()}" if owner else piece)
+            owner = _referent(
+                m.group(1), _subject(before), _MARKED.findall(before), _told(before, genders)
+            )
+            written = f"[{owner}]'s {m.group(2)}" if owner else None
+        out.append(written + piece[m.end() :] if written else piece)
     return out
 
 
@@ -265,12 +276,7 @@ def resolve_possessives(sentence: str, genders: dict[str, str]) -> list[str]:
     known, subject = _told(sentence, genders), _subject(sentence)
 
     def referent(m: re.Match[str]) -> str:
-        gender = "male" if m.group(1).lower() == "his" else "female"
-        earlier = _MARKED.findall(sentence, 0, m.start())
-        if subject and subject in earlier and known.get(subject, gender) == gender:
-            match: str | None = subject
-        else:
-            match = next((n for n in reversed(earlier) if known.get(n) == gender), None)
+        match = _referent(m.group(1), subject, _MARKED.findall(sentence, 0, m.start()), known)
         if match is None or match == people[0]:
             return m.group(0)
         return f"[{match}]'s {m.group(2)}"
