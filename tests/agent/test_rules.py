@@ -56,6 +56,17 @@ def test_a_said_gender_names_the_answer_when_no_relation_does():
     assert kinship(facts, ("Myrna", "Jason"), told) == ["father"]
 
 
+def test_a_names_usual_gender_is_the_last_resort():
+    facts = [("William", "son", "Tim"), ("Connie", "sibling", "Tim")]
+    assert kinship(facts, ("William", "Connie")) == []  # "[Connie] and [Tim] are siblings"
+    usual = 'name_gender("Connie", female).'
+    assert kinship(facts, ("William", "Connie"), usual) == ["daughter"]
+    # a pronoun the story uses, or a relation that names her, wins over the name
+    assert kinship(facts, ("William", "Connie"), usual + 'said_gender("Connie", male).') == ["son"]
+    named = [*facts, ("Tim", "brother", "Connie")]
+    assert kinship(named, ("William", "Connie"), usual) == ["son"]
+
+
 def test_everyday_words_are_the_relations_they_name():
     facts = [("Ann", "mom", "Bea"), ("Bea", "kid", "Cal"), ("Dov", "dad", "Ann")]
     assert kinship(facts[:1], ("Ann", "Bea")) == ["mother"]

@@ -138,6 +138,9 @@ def test_plurals_and_their_are_one_relation_a_person():
     assert spread("[Al] and [Bo] were upset with their mother, [Di].") == (
         "[Al] and [Bo] were upset with [Al]'s mother, [Di] and [Bo]'s mother, [Di]."
     )
+    assert spread("[Roger] invited his siblings [Mary] and [Cal].") == (
+        "[Roger] invited his sibling [Mary] and his sibling [Cal]."
+    )
     assert spread("Their father [Jim] came.") == "Their father [Jim] came."  # no pair: kept
     t = theory.split("[Al] and [Bo] were upset with their mother, [Di].\nWho is Di to Bo?",
                      "story")  # fmt: skip
@@ -145,6 +148,19 @@ def test_plurals_and_their_are_one_relation_a_person():
         "[Al] and [Bo] were upset with [Al]'s mother, [Di] and",
         "[Bo]'s mother, [Di].",
     )
+
+
+def test_a_slipped_possessive_is_written_out():
+    mend = theory.mend_possessives
+    assert mend("[Kevin] 'son, [Brian], aced his class.") == "[Kevin]'s son, [Brian], aced his class."
+    assert mend("[Gene] went to his mother [Helen] ''s house.") == (
+        "[Gene] went to his mother [Helen]'s house."
+    )
+    assert mend("[Al] went with [Frank] brother [Ben].") == "[Al] went with [Frank]'s brother [Ben]."
+    kept = "[Al] and his son [Bo] went to [Cy]'s house. [Al] 's hat."
+    assert mend(kept) == kept.replace("] 's", "]'s")
+    t = theory.split("[Kevin] 'son, [Brian], aced his class.\nWho is Brian to Kevin?", "story")
+    assert t.sentences == ("[Kevin]'s son, [Brian], aced his class.",)
 
 
 def test_an_opening_pronoun_is_the_subject_of_the_piece_before():
@@ -176,9 +192,12 @@ def test_a_story_tells_genders_by_its_pronouns():
     assert said == {"Myrna": "female", "Michael": "male", "Joe": "male"}
     t = theory.split("[Myrna] and her father [Jason] had dinner.\nWho is Jason to Myrna?",
                      "story")  # fmt: skip
-    assert t.hints == ('said_gender("Myrna", female).',)
+    # the story's pronoun, then the census's usual gender of every name it leaves ungendered
+    assert t.hints == ('said_gender("Myrna", female).', 'name_gender("Jason", male).')
     program = theory.assemble(t, ['rel("Myrna", father, "Jason").'])
-    assert program.endswith('% Who is Jason to Myrna?\nsaid_gender("Myrna", female).\n')
+    assert program.endswith(
+        '% Who is Jason to Myrna?\nsaid_gender("Myrna", female).\nname_gender("Jason", male).\n'
+    )
     assert theory.pairs(program) == [  # training reads back the units, never the hints
         ("[Myrna] and her father [Jason] had dinner.", 'rel("Myrna", father, "Jason").'),
         ("Who is Jason to Myrna?", 'query("Myrna", "Jason").'),
