@@ -356,8 +356,9 @@ def split(question: str, form: str = "statement") -> Theory:
             for piece in resolve_possessives(spread_groups(s), genders)
         ]
         hints = tuple(f'said_gender("{n}", {g}).' for n, g in genders.items())
-        usual = {n: names_gender(n) for n in dict.fromkeys(_MARKED.findall(" ".join(context)))}
-        hints += tuple(f'name_gender("{n}", {g}).' for n, g in usual.items() if g and n not in genders)
+        people = dict.fromkeys(_MARKED.findall(" ".join(context)))
+        usual = {n: names_gender(n) for n in people if n not in genders}
+        hints += tuple(f'name_gender("{n}", {g}).' for n, g in usual.items() if g)
         who = _WHO.match(asked)
         return Theory(
             tuple(story_units(context)), asked, False, judged=False, hints=hints,

@@ -152,11 +152,15 @@ def test_plurals_and_their_are_one_relation_a_person():
 
 def test_a_slipped_possessive_is_written_out():
     mend = theory.mend_possessives
-    assert mend("[Kevin] 'son, [Brian], aced his class.") == "[Kevin]'s son, [Brian], aced his class."
+    assert (
+        mend("[Kevin] 'son, [Brian], aced his class.") == "[Kevin]'s son, [Brian], aced his class."
+    )
     assert mend("[Gene] went to his mother [Helen] ''s house.") == (
         "[Gene] went to his mother [Helen]'s house."
     )
-    assert mend("[Al] went with [Frank] brother [Ben].") == "[Al] went with [Frank]'s brother [Ben]."
+    assert (
+        mend("[Al] went with [Frank] brother [Ben].") == "[Al] went with [Frank]'s brother [Ben]."
+    )
     kept = "[Al] and his son [Bo] went to [Cy]'s house. [Al] 's hat."
     assert mend(kept) == kept.replace("] 's", "]'s")
     t = theory.split("[Kevin] 'son, [Brian], aced his class.\nWho is Brian to Kevin?", "story")
