@@ -235,6 +235,32 @@ def spread_groups(sentence: str) -> str:
     return _THEIR.sub(theirs, sentence)
 
 
+_NAME_IS = re.compile(r"^(His|Her) name is \[(\w+)\]\s*[.!]?$")
+_UNNAMED = re.compile(rf"\b(?:[Hh]is|[Hh]er)\s+(?:\w+\s+)?({_KIN_ANY})\b(?!,?\s*\[)")
+
+
+def name_relatives(pieces: Sequence[str]) -> list[str]:
+    """A relative named in the next sentence is named where the relation is: "[Ann] likes
+    to visit her brother." + "His name is [Bo]." -> "[Ann] likes to visit her brother [Bo]."
+    (the last unnamed "his"/"her" relation of the piece before whose gender fits the
+    pronoun; 177 of the 1146 CLUTRR test stories say a name so)."""
+    out: list[str] = []
+    for piece in pieces:
+        m = _NAME_IS.match(piece)
+        if m and out:
+            gender = "male" if m.group(1) == "His" else "female"
+            fits = [
+                k for k in _UNNAMED.finditer(out[-1])
+                if _KIN_GENDER.get(k.group(1), gender) == gender
+            ]  # fmt: skip
+            if fits:
+                at = fits[-1].end()
+                out[-1] = f"{out[-1][:at]} [{m.group(2)}]{out[-1][at:]}"
+                continue
+        out.append(piece)
+    return out
+
+
 def resolve_openings(pieces: Sequence[str], genders: dict[str, str]) -> list[str]:
     """A piece that opens "His wife [Jamie]" and names someone else too (so it is a unit of
     its own, read without the sentence before) gets the owner written out: the subject of
@@ -352,7 +378,7 @@ def split(question: str, form: str = "statement") -> Theory:
         genders = said_genders(context)
         context = [
             piece
-            for s in resolve_openings(context, genders)
+            for s in resolve_openings(name_relatives(context), genders)
             for piece in resolve_possessives(spread_groups(s), genders)
         ]
         hints = tuple(f'said_gender("{n}", {g}).' for n, g in genders.items())

@@ -48,7 +48,7 @@ def test_a_family_story_splits_into_units_that_each_name_a_pair():
         "story",
     )
     assert t.sentences == (
-        "[Dan] went fishing with his sister. Her name is [Eve].",
+        "[Dan] went fishing with his sister [Eve].",  # the name where the relation is
         "[Scott] and [Lewis] are brothers. [Jason] is father of their father. [Ann] bakes.",
     )
     assert (t.statement, t.judged, t.closed_world) == ("Who is Jason to Lewis?", False, False)
@@ -165,6 +165,20 @@ def test_a_slipped_possessive_is_written_out():
     assert mend(kept) == kept.replace("] 's", "]'s")
     t = theory.split("[Kevin] 'son, [Brian], aced his class.\nWho is Brian to Kevin?", "story")
     assert t.sentences == ("[Kevin]'s son, [Brian], aced his class.",)
+
+
+def test_a_relative_named_a_sentence_later_is_named_where_the_relation_is():
+    named = theory.name_relatives
+    assert named(["[Ann] likes to visit her brother.", "His name is [Bo]."]) == [
+        "[Ann] likes to visit her brother [Bo]."
+    ]
+    assert named(["[Al] is proud that his son graduated.", "His name is [Cy]."]) == [
+        "[Al] is proud that his son [Cy] graduated."
+    ]
+    kept = ["[Ann] met her son [Al].", "His name is [Bo]."]  # the son has a name already
+    assert named(kept) == kept
+    kept = ["[Ann] likes to visit her brother.", "Her name is [Bo]."]  # the gender differs
+    assert named(kept) == kept
 
 
 def test_an_opening_pronoun_is_the_subject_of_the_piece_before():
