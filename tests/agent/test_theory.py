@@ -167,6 +167,21 @@ def test_a_slipped_possessive_is_written_out():
     assert t.sentences == ("[Kevin]'s son, [Brian], aced his class.",)
 
 
+def test_a_relation_of_a_relation_is_one_word():
+    joined = theory.join_relations
+    assert (
+        joined("[Gab] bakes for her daughter's son [Dave].")
+        == "[Gab] bakes for her grandson [Dave]."
+    )
+    assert joined("[Al] met his sister's son, [Bo].") == "[Al] met his nephew, [Bo]."
+    assert joined("[Ann] met her mother's husband [Al].") == "[Ann] met her father [Al]."
+    kept = "[Ann] fed her cat's toy to [Al]'s dog."
+    assert joined(kept) == kept
+    t = theory.split("[Gab] bakes for her daughter's son. His name is [Dave].\nWho is Dave to Gab?",
+                     "story")  # fmt: skip
+    assert t.sentences == ("[Gab] bakes for her grandson [Dave].",)
+
+
 def test_a_relative_named_a_sentence_later_is_named_where_the_relation_is():
     named = theory.name_relatives
     assert named(["[Ann] likes to visit her brother.", "His name is [Bo]."]) == [
