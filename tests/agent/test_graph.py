@@ -105,7 +105,7 @@ def test_asp_mode_translates_a_story_unit_by_unit_and_reasons_with_the_kinship_l
     assert student.calls == 3  # two units (each names two people) and the question
     assert a.trace.prompt_id == "asp_kinship@v2"
     assert a.trace.programs[0].splitlines()[:2] == [
-        'rel("Ann", father, "Bob").  % [Ann] went fishing with her father. His name is [Bob].',
+        'rel("Ann", father, "Bob").  % [Ann] went fishing with her father [Bob].',
         'rel("Bob", sister, "Cara").  % [Bob] and his sister [Cara] baked a cake. They had fun.',
     ]
 
