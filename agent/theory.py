@@ -388,8 +388,11 @@ def split(question: str, form: str = "statement") -> Theory:
     sentence itself ("Is Bob kind?" or "Bob is kind."). The world is closed when the asking
     sentence offers true or false and no unknown (ProntoQA). "line" (StepGame tells one
     relation a line, sometimes in two sentences): each line is a unit, the last line the
-    question, translated and kept as written. "story" (a family story): sentences grouped by
-    ``story_units``, the last sentence the question, kept as written."""
+    question, translated and kept as written. "story" (a family story): the story mended
+    (``mend_possessives``), cut at run-ons, its relations of relations joined, late names
+    placed (``name_relatives``), openings and possessives resolved, groups spread, then
+    grouped by ``story_units``; the last sentence the question, kept as written; the hints
+    are the pronouns' genders (``said_genders``) and the census's for everyone else."""
     if form not in FORMS:
         raise ValueError(f"unknown form {form!r}: one of {', '.join(FORMS)}")
     splitter = re.compile(r"\n+") if form == "line" else _SENTENCE_END
