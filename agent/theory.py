@@ -188,6 +188,11 @@ def mend_possessives(story: str) -> str:
     return _SLIPPED.sub("]'s ", story)
 
 
+def _gender(pronoun: str) -> str:
+    """The gender a pronoun tells: "his", "He", "himself" -> male; "her", "She" -> female."""
+    return "male" if pronoun.lower() in _MALE else "female"
+
+
 def _subject(sentence: str) -> str | None:
     """A sentence's subject: the name after an opening "[X]'s relation," else its first."""
     opening = re.match(r"\s*\[\w+\]'s\s+(?:\w+\s+)?\w+,?\s*\[(\w+)\]", sentence)
@@ -205,7 +210,7 @@ def _referent(
 ) -> str | None:
     """Whom "his"/"her" refers to among the ``earlier`` names: the subject unless its
     gender is known to differ, else the last earlier name of the pronoun's gender."""
-    gender = "male" if pronoun.lower() == "his" else "female"
+    gender = _gender(pronoun)
     if subject and subject in earlier and known.get(subject, gender) == gender:
         return subject
     return next((n for n in reversed(earlier) if known.get(n) == gender), None)
@@ -274,7 +279,7 @@ def name_relatives(pieces: Sequence[str]) -> list[str]:
     for piece in pieces:
         m = _NAME_IS.match(piece)
         if m and out:
-            gender = "male" if m.group(1) == "His" else "female"
+            gender = _gender(m.group(1))
             fits = [
                 k for k in _UNNAMED.finditer(out[-1])
                 if _KIN_GENDER.get(k.group(1), gender) == gender
@@ -372,11 +377,11 @@ def said_genders(sentences: Sequence[str]) -> dict[str, str]:
                 if word == "her" and after not in _KIN_WORDS:
                     continue
                 if word in _MALE or word in _FEMALE:
-                    tell(opening.group(1), "male" if word in _MALE else "female")
+                    tell(opening.group(1), _gender(word))
                     break
         named = re.match(r"\s*(His|Her) name is \[(\w+)\]", sentence)
         if named:
-            tell(named.group(2), "male" if named.group(1) == "His" else "female")
+            tell(named.group(2), _gender(named.group(1)))
     return {name: g for name, g in said.items() if name not in clash}
 
 
