@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -45,25 +46,32 @@ def export(model_dir: Path, quantization: str) -> Path:
     target = export_dir(model_dir, quantization)
     if (target / "model.bin").exists():
         return target
+    return convert(model_dir, target, quantization)
+
+
+def convert(model_dir: Path, target: Path, quantization: str) -> Path:
+    """Convert ``model_dir`` into ``target``, whole or not at all: into a ``.converting``
+    sibling, renamed over ``target`` when complete. A failure (a full disk, an unsupported
+    architecture) is a ``StudentError`` that names the model and leaves nothing behind."""
     from ctranslate2.converters import TransformersConverter
 
     tmp = target.with_name(target.name + ".converting")
     shutil.rmtree(tmp, ignore_errors=True)
     try:
         TransformersConverter(str(model_dir)).convert(str(tmp), quantization=quantization)
+        # CTranslate2 refuses null special tokens (a tokenizer without bos/unk); use eos.
+        config_file = tmp / "config.json"
+        config = json.loads(config_file.read_text())
+        for key in ("bos_token", "unk_token"):
+            if config.get(key) is None:
+                config[key] = config.get("eos_token")
+        config_file.write_text(json.dumps(config, indent=2))
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.rmtree(target, ignore_errors=True)
+        os.replace(tmp, target)
     except (NotImplementedError, ValueError, OSError) as exc:
         shutil.rmtree(tmp, ignore_errors=True)
         raise StudentError(f"cannot export {model_dir} to CTranslate2: {exc}") from None
-    # CTranslate2 refuses null special tokens (a tokenizer without bos/unk); use eos there.
-    config_file = tmp / "config.json"
-    config = json.loads(config_file.read_text())
-    for key in ("bos_token", "unk_token"):
-        if config.get(key) is None:
-            config[key] = config.get("eos_token")
-    config_file.write_text(json.dumps(config, indent=2))
-    target.parent.mkdir(parents=True, exist_ok=True)
-    shutil.rmtree(target, ignore_errors=True)
-    os.replace(tmp, target)
     return target
 
 
@@ -82,6 +90,9 @@ class CT2Student(Interruptible):
         HF's), ``bfloat16`` on CUDA. ``int8`` (CPU) and ``int8_float16`` (CUDA) use an int8
         export.
     threads: intra-op threads; default all cores.
+    exporter: ``quantization -> export directory``; by default ``export(path, ...)``. A
+        skill passes its own (the base with an adapter merged, exported without keeping
+        the merged weights); ``path`` then only gives the tokenizer.
     """
 
     def __init__(
@@ -91,6 +102,7 @@ class CT2Student(Interruptible):
         compute_type: str | None = None,
         threads: int | None = None,
         name: str | None = None,
+        exporter: Callable[[str], Path] | None = None,
     ) -> None:
         import ctranslate2
         from transformers import AutoTokenizer
@@ -110,7 +122,7 @@ class CT2Student(Interruptible):
         quantization = "int8" if compute_type.startswith("int8") else "float32"
         self.name = name or f"ct2:{path}"
         self.tokenizer: Any = AutoTokenizer.from_pretrained(path)
-        self.export = export(path, quantization)
+        self.export = exporter(quantization) if exporter else export(path, quantization)
         super().__init__()
         self.generator = ctranslate2.Generator(
             str(self.export),

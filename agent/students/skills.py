@@ -9,8 +9,8 @@ low-rank adapter trained for that mode and shipped inside the package (``agent/s
 ``SkillStudent`` routes each ``generate`` to the student of the mode that runs (the graph
 passes ``skill=<mode>``): the base for a mode without an adapter, else the base with that
 adapter, loaded on first use. On CTranslate2 (``ct2:default``, the fast CPU path) a skill
-runs as a merged model, built once under ``$NESY_HOME/models/skills/`` and checked by
-sha256 on every load (a damaged one is rebuilt), then exported like any other.
+runs as the base with its adapter merged, exported once under ``$NESY_HOME/ct2/`` and
+checked by sha256 on every load (a damaged one is rebuilt); see ``skill_export``.
 
 A shipped adapter that is missing a file, truncated, or trained on another base is an
 ``AdapterError`` that names the file and the fix, never a silent fallback to the base.
@@ -19,7 +19,6 @@ A shipped adapter that is missing a file, truncated, or trained on another base 
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import threading
 from collections.abc import Callable, Iterator
@@ -32,7 +31,7 @@ from solvers.files import nesy_home, sha256_file
 
 SKILLS_DIR = Path(__file__).resolve().parent.parent / "skills"
 ADAPTER_FILES = ("adapter_config.json", "adapter_model.safetensors", "model_card.json")
-MERGE_FORMAT = 1
+EXPORT_FORMAT = 1
 
 
 class AdapterError(StudentError):
@@ -94,52 +93,63 @@ def check(adapter: Path, base_sha256: str) -> ModelCard:
     return meta
 
 
-def merged_dir(base: Path, adapter: Path, mode: str) -> Path:
-    """The base with ``adapter`` merged in, as a Hugging Face model directory for
-    CTranslate2: built once per adapter (named by its weights' sha256), verified on every
-    load, rebuilt when damaged."""
+def skill_export(base: Path, adapter: Path, mode: str, quantization: str) -> Path:
+    """The base with ``adapter`` merged in, exported for CTranslate2 under
+    ``$NESY_HOME/ct2/<mode>-<adapter sha256>-<quantization>``: built once per adapter,
+    its ``model.bin`` checked against the manifest's sha256 on every load, rebuilt when
+    damaged. Only the export is kept: the merged Hugging Face weights (as large again) are
+    an intermediate, deleted once converted, so a skill costs one model's disk, not two."""
+    from agent.students.ct2 import convert
+
     adapter_sha = sha256_file(adapter / "adapter_model.safetensors")
-    target = nesy_home() / "models" / "skills" / f"{mode}-{adapter_sha[:12]}"
+    target = nesy_home() / "ct2" / f"{mode}-{adapter_sha[:12]}-{quantization}"
     manifest_path = target / "nesy_manifest.json"
     if manifest_path.is_file():
         try:
             manifest = json.loads(manifest_path.read_text())
         except ValueError:
             manifest = {}
-        weights = target / "model.safetensors"
+        weights = target / "model.bin"
         if (
-            manifest.get("format") == MERGE_FORMAT
+            manifest.get("format") == EXPORT_FORMAT
             and manifest.get("adapter_sha256") == adapter_sha
             and weights.is_file()
-            and manifest.get("merged_sha256") == sha256_file(weights)
+            and manifest.get("model_sha256") == sha256_file(weights)
         ):
             return target
-    return _merge(base, adapter, target, adapter_sha)
+    # Merged models of nesy <= 0.18 lay here, one per skill; the export replaces them.
+    shutil.rmtree(nesy_home() / "models" / "skills" / f"{mode}-{adapter_sha[:12]}",
+                  ignore_errors=True)  # fmt: skip
+    merged = target.with_name(target.name + ".merging")
+    try:
+        _merge(base, adapter, merged)
+        convert(merged, target, quantization)
+    except OSError as exc:  # a full disk while saving the merged weights
+        shutil.rmtree(target, ignore_errors=True)
+        raise StudentError(f"cannot merge {adapter} into {base}: {exc}") from None
+    finally:
+        shutil.rmtree(merged, ignore_errors=True)
+    manifest = {
+        "format": EXPORT_FORMAT,
+        "base": str(base),
+        "adapter": str(adapter),
+        "adapter_sha256": adapter_sha,
+        "model_sha256": sha256_file(target / "model.bin"),
+    }
+    manifest_path.write_text(json.dumps(manifest, indent=2))
+    return target
 
 
-def _merge(base: Path, adapter: Path, target: Path, adapter_sha: str) -> Path:
+def _merge(base: Path, adapter: Path, out: Path) -> None:
     import torch
     from peft import PeftModel
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    tmp = target.with_name(target.name + ".merging")
-    shutil.rmtree(tmp, ignore_errors=True)
+    shutil.rmtree(out, ignore_errors=True)
     model = AutoModelForCausalLM.from_pretrained(base, dtype=torch.float32)
     model = PeftModel.from_pretrained(model, str(adapter)).merge_and_unload()
-    model.save_pretrained(tmp, safe_serialization=True)
-    AutoTokenizer.from_pretrained(base).save_pretrained(tmp)
-    manifest = {
-        "format": MERGE_FORMAT,
-        "base": str(base),
-        "adapter": str(adapter),
-        "adapter_sha256": adapter_sha,
-        "merged_sha256": sha256_file(tmp / "model.safetensors"),
-    }
-    (tmp / "nesy_manifest.json").write_text(json.dumps(manifest, indent=2))
-    shutil.rmtree(target, ignore_errors=True)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    os.replace(tmp, target)
-    return target
+    model.save_pretrained(out, safe_serialization=True)
+    AutoTokenizer.from_pretrained(base).save_pretrained(out)
 
 
 class SkillStudent(Interruptible):
@@ -205,9 +215,12 @@ def load_default(kind: str, device: str, threads: int | None, root: Path | None 
         from agent.students.ct2 import CT2Student
 
         def make(mode: str | None, adapter: Path | None) -> Any:
-            path = merged_dir(base, adapter, str(mode)) if adapter else base
-            label = f"ct2:default:{mode}" if adapter else "ct2:default"
-            return CT2Student(path, device=device, threads=threads, name=label)
+            if adapter is None:
+                return CT2Student(base, device=device, threads=threads, name="ct2:default")
+            return CT2Student(
+                base, device=device, threads=threads, name=f"ct2:default:{mode}",
+                exporter=lambda q: skill_export(base, adapter, str(mode), q),
+            )  # fmt: skip
 
         name = "ct2:default"
     else:

@@ -1,5 +1,5 @@
 """Per-mode adapters (``agent.students.skills``) on a tiny model: routing, bad adapters,
-the merged-model cache, and the graph asking for the mode that runs."""
+the per-skill CTranslate2 export, and the graph asking for the mode that runs."""
 
 from __future__ import annotations
 
@@ -96,30 +96,47 @@ def test_a_bad_adapter_is_a_clear_error_naming_the_file(tiny_model_dir, shipped,
     assert expected[damage] in message
 
 
-def test_the_merged_model_is_built_once_and_rebuilt_when_damaged(
+def test_a_skill_is_exported_once_rebuilt_when_damaged_and_keeps_no_merged_copy(
     tiny_model_dir, shipped, tmp_path, monkeypatch
 ):
+    import gc
+
+    from agent.students.ct2 import CT2Student
+
     monkeypatch.setenv("NESY_HOME", str(tmp_path))
-    first = skills.merged_dir(tiny_model_dir, shipped / "spatial", "spatial")
-    weights = first / "model.safetensors"
+    adapter = shipped / "spatial"
+    first = skills.skill_export(tiny_model_dir, adapter, "spatial", "float32")
+    weights = first / "model.bin"
     stamp = weights.stat().st_mtime_ns
-    assert skills.merged_dir(tiny_model_dir, shipped / "spatial", "spatial") == first
+    assert skills.skill_export(tiny_model_dir, adapter, "spatial", "float32") == first
     assert weights.stat().st_mtime_ns == stamp  # cached: not merged again
     weights.write_bytes(weights.read_bytes()[:-64])  # a damaged cache entry
-    again = skills.merged_dir(tiny_model_dir, shipped / "spatial", "spatial")
+    again = skills.skill_export(tiny_model_dir, adapter, "spatial", "float32")
     assert again == first
     assert (
         skills.sha256_file(weights)
-        == json.loads((again / "nesy_manifest.json").read_text())["merged_sha256"]
+        == json.loads((again / "nesy_manifest.json").read_text())["model_sha256"]
     )
-    # the merged model answers as the base with the adapter does
-    merged = HFStudent(again, threads=1)
-    adapted = HFStudent(tiny_model_dir, adapter=str(shipped / "spatial"), threads=1)
+    # only the export stays: no merged Hugging Face weights beside it
+    assert sorted(p.name for p in (tmp_path / "ct2").iterdir()) == [first.name]
+    assert not list(tmp_path.rglob("*.safetensors"))
+    # the export answers as the base with the adapter does
+    ct2 = CT2Student(
+        tiny_model_dir, device="cpu", threads=1,
+        exporter=lambda q: skills.skill_export(tiny_model_dir, adapter, "spatial", q),
+    )  # fmt: skip
+    adapted = HFStudent(tiny_model_dir, adapter=str(adapter), threads=1)
     prompt = ["ans = 2"]
-    assert (
-        merged.generate(prompt, max_new_tokens=8)[0].text
-        == adapted.generate(prompt, max_new_tokens=8)[0].text
-    )
+    try:
+        assert ct2.export == first
+        assert (
+            ct2.generate(prompt, max_new_tokens=8)[0].text
+            == adapted.generate(prompt, max_new_tokens=8)[0].text
+        )
+    finally:
+        ct2.generator.unload_model()
+        del ct2
+        gc.collect()
 
 
 def test_the_graph_asks_for_the_mode_that_runs(tiny_model_dir, shipped):
