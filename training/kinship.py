@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import random
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -366,11 +366,17 @@ def story(rng: random.Random, length: int, distractors: int = 1) -> dict[str, An
 _FACT = re.compile(r'rel\("([^"]+)", \w+, "([^"]+)"\)\.')
 
 
-def by_units(text: str, facts: list[str], query: tuple[str, str]) -> str:
+def by_units(
+    text: str,
+    facts: list[str],
+    query: tuple[str, str],
+    orient: Callable[[str, str], str] | None = None,
+) -> str:
     """The program, each fact commented with the unit of the story that states it (the
     ``asp`` mode's student translates a story unit by unit: ``agent.theory.story_units``),
     the query with the question. A fact goes to the first unit naming both its people, else
-    the last naming either (ValueError when none does)."""
+    the last naming either (ValueError when none does); ``orient(fact, unit)`` then words it
+    as that unit does."""
     from agent import theory
 
     th = theory.split(text, "story")
@@ -382,7 +388,8 @@ def by_units(text: str, facts: list[str], query: tuple[str, str]) -> str:
         either = [i for i, n in enumerate(people) if {x, y} & n]
         if not (both or either):
             raise ValueError(f"no sentence names {x} or {y}: {fact}")
-        told[both[0] if both else either[-1]].append(fact)
+        unit = both[0] if both else either[-1]
+        told[unit].append(orient(fact, th.sentences[unit]) if orient else fact)
     lines = [theory.comment(" ".join(f), u) for f, u in zip(told, th.sentences, strict=True) if f]
     lines.append(theory.comment(f'query("{query[0]}", "{query[1]}").', th.statement))
     return "\n".join(lines) + "\n"
@@ -446,18 +453,21 @@ CLUTRR_SOURCE = "clutrr/gen_train23_validation.jsonl"
 
 def clutrr_candidates(data: Path, limit: int | None, provenance: Any) -> Iterator[dict[str, Any]]:
     """CLUTRR's train/dev rows as ``Candidate`` keyword arguments: the facts of the row's own
-    proof, its target as gold (the verifier keeps a row when kinship.lp derives it)."""
+    proof, its target as gold (the verifier keeps a row when kinship.lp derives it from
+    them and the gender hints the graph adds to this story)."""
+    from agent import theory
     from bench.tasks.clutrr import TASK
 
     path = data / CLUTRR_SOURCE
     for n, (line, row) in enumerate(TASK.rows(path)):
         if limit is not None and n >= limit:
             return
-        item, facts, why = None, "", str(row)
+        item, facts, hints, why = None, "", "", str(row)
         if isinstance(row, dict):
             try:
                 item = TASK.parse(row, line)
                 facts, why = _clutrr_facts(row, item.question, item.meta["query"]), ""
+                hints = "\n".join(theory.split(item.question, "story").hints)
             except (KeyError, ValueError, SyntaxError) as exc:
                 why = f"line {line}: {exc}"
         yield {
@@ -466,6 +476,7 @@ def clutrr_candidates(data: Path, limit: int | None, provenance: Any) -> Iterato
             "item_id": item.group if item else f"line-{line}",
             "mode": "asp",
             "program": facts,
+            "context": hints,
             "gold": item.gold if item else None,
             "reason": "parse_error" if why else None,
             "question": item.question if item else "",
@@ -477,15 +488,63 @@ def clutrr_candidates(data: Path, limit: int | None, provenance: Any) -> Iterato
 
 
 def _clutrr_facts(row: dict[str, Any], question: str, query: list[str]) -> str:
-    """The program: one fact per proof edge, by units (``by_units``), then the query
-    (ValueError when the proof fields are unreadable or disagree)."""
+    """The program: one fact per proof edge, by units (``by_units``), each worded as its
+    unit tells it (``orient``), then the query (ValueError when the proof fields are
+    unreadable or disagree)."""
     import ast
 
-    names = [g.split(":")[0] for g in str(row["genders"]).split(",")]
+    people = [g.split(":") for g in str(row["genders"]).split(",")]
+    names = [p[0] for p in people]
+    gender = {p[0]: p[-1] for p in people}
     edges = ast.literal_eval(str(row["story_edges"]))
     types = ast.literal_eval(str(row["edge_types"]))
     if len(edges) != len(types) or any(max(e) >= len(names) for e in edges):
         raise ValueError("story_edges, edge_types and genders disagree")
     lines = [f'rel("{names[i]}", {t.replace("-", "_")}, "{names[j]}").' for (i, j), t in
              zip(edges, types, strict=True)]  # fmt: skip
-    return by_units(question, lines, (query[0], query[1]))
+    return by_units(question, lines, (query[0], query[1]), lambda f, u: orient(f, u, gender))
+
+
+# A relation word by its class and gender, every class's inverse, and the everyday words a
+# story uses for a class (kinship.lp's alias/2), for ``orient``.
+WORDS = {**NAMES, **GRAND}
+CLASS_OF = {word: key for key, word in WORDS.items()}
+INVERSES = {**INVERSE, "grandparent": "grandchild", "grandchild": "grandparent",
+            "auncle": "nibling", "nibling": "auncle"}  # fmt: skip
+EVERYDAY = {
+    ("parent", "male"): "dad", ("parent", "female"): "mom mum",
+    ("grandparent", "male"): "grandpa", ("grandparent", "female"): "grandma",
+    ("child", "male"): "child children kid kids baby",
+    ("child", "female"): "child children kid kids baby",
+    ("sibling", "male"): "siblings", ("sibling", "female"): "siblings",
+}  # fmt: skip
+_ONE_FACT = re.compile(r'rel\("([^"]+)", (\w+), "([^"]+)"\)\.')
+
+
+def orient(fact: str, unit: str, gender: dict[str, str]) -> str:
+    """``rel(X, R, Y)`` (Y is X's R) worded as ``unit`` tells it: CLUTRR's proof edges run
+    along the query's path, so "[Gabrielle] ... her grandson [Russell]" comes as Gabrielle
+    being Russell's grandmother; a student trained on that learns one sentence two ways.
+    The fact is turned around (``rel(Y, R', X)``, R' the inverse in X's gender) when the
+    unit says R' and not R; when it says both or neither (two brothers, "his youngest
+    child"), the possessor (``[X]'s``), else the person named first, comes first."""
+    m = _ONE_FACT.fullmatch(fact)
+    if not m or m[2] not in CLASS_OF or m[1] not in gender:
+        return fact
+    x, r, y = m.groups()
+    cls, y_gender = CLASS_OF[r]
+    inverse = WORDS[(INVERSES[cls], gender[x])]
+    flipped = f'rel("{y}", {inverse}, "{x}").'
+    text = unit.lower()
+
+    def says(word: str, key: tuple[str, str]) -> bool:
+        words = [word, *EVERYDAY.get(key, "").split()]
+        return any(re.search(rf"\b{w}(?:s|'s)?\b", text) for w in words)
+
+    forward, backward = says(r, (cls, y_gender)), says(inverse, (INVERSES[cls], gender[x]))
+    if forward != backward:
+        return fact if forward else flipped
+    if (f"[{x}]'s" in unit) != (f"[{y}]'s" in unit):
+        return fact if f"[{x}]'s" in unit else flipped
+    first_x, first_y = unit.find(f"[{x}]"), unit.find(f"[{y}]")
+    return flipped if 0 <= first_y < first_x or first_x < 0 <= first_y else fact

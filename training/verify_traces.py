@@ -82,6 +82,9 @@ class Candidate:
     steps: list[str] | None = None  # socratic: the plan
     check: str | None = None  # the program verification runs, when not ``program`` itself
     difficulty: int | None = None  # the task's difficulty (hops, chain length, depth)
+    # Solver facts verification adds to the program, as the graph adds them when it answers
+    # (a story's gender hints); never part of what the student is trained to write.
+    context: str = ""
     note: str = ""  # why conversion failed, in the teacher's words
 
 
@@ -340,7 +343,8 @@ def check(cands: Iterable[Candidate], timeout_s: float = 2.0) -> list[Checked]:
                 v = verify.run(c.mode, [c.check], 0, timeout_s=timeout_s)
                 answer = c.gold if v.verified else v.answer
             else:
-                v = verify.run(c.mode, [c.program], c.gold, timeout_s=timeout_s, options=c.options)
+                program = f"{c.program}\n{c.context}" if c.context else c.program
+                v = verify.run(c.mode, [program], c.gold, timeout_s=timeout_s, options=c.options)
                 answer = v.answer
             reason = v.failure.value if v.failure is not None else None
         if reason is None:
