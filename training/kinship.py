@@ -22,9 +22,12 @@ import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bench.tasks.clutrr import question
+
+if TYPE_CHECKING:
+    from agent.theory import Theory
 
 MALE = (
     "Aaron Adam Alan Albert Andrew Anthony Arthur Benjamin Bradley Brian Carl Charles "
@@ -359,7 +362,10 @@ def story(rng: random.Random, length: int, distractors: int = 1) -> dict[str, An
     # [Oliver] has a few children"): the unit then tells both sentences' relations.
     texts = [t[:-1] if t.endswith(".") and rng.random() < 0.15 else t for t in texts]
     text = " ".join(texts)
-    program = by_units(question(text, (a, b)), [f for _, fs in told for f in fs], (a, b))
+    from agent import theory
+
+    told_story = theory.split(question(text, (a, b)), "story")
+    program = by_units(told_story, [f for _, fs in told for f in fs], (a, b))
     return {"story": text, "query": (a, b), "program": program, "length": length}
 
 
@@ -367,19 +373,18 @@ _FACT = re.compile(r'rel\("([^"]+)", \w+, "([^"]+)"\)\.')
 
 
 def by_units(
-    text: str,
+    th: Theory,
     facts: list[str],
     query: tuple[str, str],
     orient: Callable[[str, str], str] | None = None,
 ) -> str:
-    """The program, each fact commented with the unit of the story that states it (the
-    ``asp`` mode's student translates a story unit by unit: ``agent.theory.story_units``),
-    the query with the question. A fact goes to the first unit naming both its people, else
-    the last naming either (ValueError when none does); ``orient(fact, unit)`` then words it
-    as that unit does."""
+    """The program, each fact commented with the unit of the story ``th`` (the question
+    split by ``agent.theory.split(..., "story")``) that states it (the ``asp`` mode's
+    student translates a story unit by unit), the query with the question. A fact goes to
+    the first unit naming both its people, else the last naming either (ValueError when
+    none does); ``orient(fact, unit)`` then words it as that unit does."""
     from agent import theory
 
-    th = theory.split(text, "story")
     told: list[list[str]] = [[] for _ in th.sentences]
     people = [theory.names(u) for u in th.sentences]
     for fact in facts:
@@ -466,8 +471,9 @@ def clutrr_candidates(data: Path, limit: int | None, provenance: Any) -> Iterato
         if isinstance(row, dict):
             try:
                 item = TASK.parse(row, line)
-                facts, why = _clutrr_facts(row, item.question, item.meta["query"]), ""
-                hints = "\n".join(theory.split(item.question, "story").hints)
+                told = theory.split(item.question, "story")
+                facts, why = _clutrr_facts(row, told, item.meta["query"]), ""
+                hints = "\n".join(told.hints)
             except (KeyError, ValueError, SyntaxError) as exc:
                 why = f"line {line}: {exc}"
         yield {
@@ -487,7 +493,7 @@ def clutrr_candidates(data: Path, limit: int | None, provenance: Any) -> Iterato
         }
 
 
-def _clutrr_facts(row: dict[str, Any], question: str, query: list[str]) -> str:
+def _clutrr_facts(row: dict[str, Any], th: Theory, query: list[str]) -> str:
     """The program: one fact per proof edge, by units (``by_units``), each worded as its
     unit tells it (``orient``), then the query (ValueError when the proof fields are
     unreadable or disagree)."""
@@ -502,7 +508,7 @@ def _clutrr_facts(row: dict[str, Any], question: str, query: list[str]) -> str:
         raise ValueError("story_edges, edge_types and genders disagree")
     lines = [f'rel("{names[i]}", {t.replace("-", "_")}, "{names[j]}").' for (i, j), t in
              zip(edges, types, strict=True)]  # fmt: skip
-    return by_units(question, lines, (query[0], query[1]), lambda f, u: orient(f, u, gender))
+    return by_units(th, lines, (query[0], query[1]), lambda f, u: orient(f, u, gender))
 
 
 # A relation word by its class and gender, every class's inverse, and the everyday words a

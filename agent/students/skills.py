@@ -125,7 +125,6 @@ def skill_export(base: Path, adapter: Path, mode: str, quantization: str) -> Pat
         _merge(base, adapter, merged)
         convert(merged, target, quantization)
     except OSError as exc:  # a full disk while saving the merged weights
-        shutil.rmtree(target, ignore_errors=True)
         raise StudentError(f"cannot merge {adapter} into {base}: {exc}") from None
     finally:
         shutil.rmtree(merged, ignore_errors=True)
