@@ -15,6 +15,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from agent.students.base import StudentError
+
+# what a command reports as one clear line (exit 2): bad flags or files, an adapter refused
+FAILURES = (ValueError, OSError, StudentError)
 
 def _fail(command: str, exc: BaseException) -> int:
     print(f"nesy distill {command}: error: {exc}", file=sys.stderr)
@@ -97,7 +101,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     )  # fmt: skip
     try:
         result = run(cfg, _train_overrides(args))
-    except (ValueError, OSError) as exc:
+    except FAILURES as exc:
         return _fail("run", exc)
     print(json.dumps(result))
     return 0
@@ -110,11 +114,11 @@ def cmd_improve(args: argparse.Namespace) -> int:
         seed_run=str(args.seed_run), out=str(args.out), data=str(args.data), rounds=args.rounds,
         questions=args.questions, samples=args.samples, temperature=args.temperature,
         student=args.student or "", sampler=args.sampler or "", base=args.base, seed=args.seed,
-        eval_items=args.eval_items,
+        eval_items=args.eval_items, sample_tokens=args.sample_tokens, until=args.until or "",
     )  # fmt: skip
     try:
         log = improve(cfg, _train_overrides(args))
-    except (ValueError, OSError) as exc:
+    except FAILURES as exc:
         return _fail("improve", exc)
     for line in log:
         print(json.dumps(line))
@@ -129,10 +133,12 @@ def cmd_dpo(args: argparse.Namespace) -> int:
         pairs_per_question=args.pairs_per_question, beta=args.beta, lr=args.lr,
         max_steps=args.max_steps, batch_size=args.batch_size, grad_accum=args.grad_accum,
         lora_r=args.lora_r, max_length=args.max_length, seed=args.seed,
+        reference=[str(t) for t in args.reference], sft_weight=args.sft_weight,
+        init_adapter=str(args.init_adapter or ""),
     )  # fmt: skip
     try:
         summary = train_dpo(cfg)
-    except (ValueError, OSError) as exc:
+    except FAILURES as exc:
         return _fail("dpo", exc)
     print(json.dumps(summary))
     return 0
@@ -158,7 +164,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
             str(args.model), args.traces, args.limit, adapter=args.adapter,
             max_new_tokens=args.max_new_tokens,
         )  # fmt: skip
-    except (ValueError, OSError) as exc:
+    except FAILURES as exc:
         return _fail("eval", exc)
     print(json.dumps(result))
     return 0
@@ -243,15 +249,29 @@ def add_parser(sub: Any, positive: Any) -> None:
     q.add_argument("--base", default="default", help="each round retrains from this base")
     q.add_argument("--seed", type=int, default=0, help="question subsample seed")
     q.add_argument("--eval-items", type=positive(int), default=100, help="dev items a round")
+    q.add_argument("--sample-tokens", type=positive(int), default=512,
+                   help="new tokens a sampled program")  # fmt: skip
+    q.add_argument("--until", choices=["sample"],
+                   help="stop after round 1's verified samples (for nesy distill dpo)")  # fmt: skip
     q.add_argument("--train-config", help="training settings (a train_config.json)")
     add_arguments(q, skip=(*RUN_OWNS, "seed"))
     q.set_defaults(func=cmd_improve)
 
     q = dsub.add_parser("dpo", help="preference training on right/wrong program pairs (TRL)")
-    q.add_argument("--model", type=Path, required=True, help="the student (a model directory)")
+    q.add_argument("--model", required=True,
+                   help="the student (a model directory); with --init-adapter, its base "
+                   "('default': the packaged one)")  # fmt: skip
     q.add_argument("--traces", type=Path, nargs="+", required=True,
                    help="sampled traces (e.g. RUN/round-1/traces.jsonl)")  # fmt: skip
     q.add_argument("--out", type=Path, required=True, help="output: adapter/ and model/")
+    q.add_argument("--reference", type=Path, nargs="+", default=[],
+                   help="verified traces (e.g. RUN/train.jsonl): the chosen program where "
+                   "none of a question's samples is right")  # fmt: skip
+    q.add_argument("--init-adapter", type=Path,
+                   help="train this adapter of --model (its base) as the policy: a drop-in "
+                   "replacement of the same rank (e.g. agent/skills/pad)")  # fmt: skip
+    q.add_argument("--sft-weight", type=float, default=0.0,
+                   help="add an SFT loss on the chosen program with this weight (RPO)")  # fmt: skip
     q.add_argument("--pairs-per-question", type=positive(int), default=4)
     q.add_argument("--beta", type=float, default=0.1)
     q.add_argument("--lr", type=float, default=5e-6)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import random
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,9 +26,24 @@ REJECTED = ("wrong_answer", "solver_error", "timeout")  # the program ran, or wa
 
 @dataclass
 class DPOSettings:
-    model: str = field(metadata={"help": "the student (a model directory)"})
+    model: str = field(
+        metadata={"help": "the student (a model directory); with init_adapter, its base"}
+    )
     traces: list[str] = field(metadata={"help": "sampled traces files (kept and rejected)"})
     out: str = field(metadata={"help": "output directory: adapter/ and model/ (merged)"})
+    reference: list[str] = field(
+        default_factory=list,
+        metadata={"help": "verified traces (e.g. RUN/train.jsonl): the chosen program of a "
+                  "sampled question none of whose samples is right"},
+    )  # fmt: skip
+    init_adapter: str = field(
+        default="",
+        metadata={"help": "train this adapter of MODEL as the policy (the reference: a frozen "
+                  "copy), so the result is a drop-in adapter of the same rank"},
+    )  # fmt: skip
+    sft_weight: float = field(
+        default=0.0, metadata={"help": "weight of an SFT loss on the chosen program (RPO)"}
+    )
     pairs_per_question: int = field(default=4, metadata={"help": "at most this many pairs"})
     beta: float = field(default=0.1, metadata={"help": "DPO's beta"})
     lr: float = field(default=5e-6, metadata={"help": "learning rate"})
@@ -39,8 +55,17 @@ class DPOSettings:
     seed: int = field(default=0, metadata={"help": "pair sampling and data order"})
 
 
-def pairs(traces: list[Any], tokenizer: Any, per_question: int, seed: int = 0) -> list[dict]:
-    """(prompt, chosen, rejected) texts for every question with a right and a wrong program."""
+def pairs(
+    traces: list[Any],
+    tokenizer: Any,
+    per_question: int,
+    seed: int = 0,
+    reference: Sequence[Any] = (),
+) -> list[dict]:
+    """(prompt, chosen, rejected) texts for every question with a right and a wrong program.
+    A question whose samples are all wrong takes its chosen programs from ``reference`` (a
+    verified corpus of the same questions, e.g. the converted human solutions): the student's
+    own mistake against a program the solver checked."""
     from training.data import render_example
 
     right: dict[str, list[Any]] = {}
@@ -50,6 +75,11 @@ def pairs(traces: list[Any], tokenizer: Any, per_question: int, seed: int = 0) -
             right.setdefault(t.item_id, []).append(t)
         elif t.reason in REJECTED and t.program.strip():
             wrong.setdefault(t.item_id, []).append(t)
+    borrowed: set[str] = set()
+    for t in reference:
+        if t.kept and t.item_id in wrong and t.item_id not in right:
+            right[t.item_id] = [t]
+            borrowed.add(t.item_id)
     rng = random.Random(seed)
     out = []
     for item in sorted(set(right) & set(wrong)):
@@ -58,7 +88,8 @@ def pairs(traces: list[Any], tokenizer: Any, per_question: int, seed: int = 0) -
             prompt, chosen = render_example(r, tokenizer)
             prompt_w, rejected = render_example(w, tokenizer)
             if prompt_w == prompt:  # the same question, rendered the same
-                out.append({"prompt": prompt, "chosen": chosen, "rejected": rejected})
+                out.append({"prompt": prompt, "chosen": chosen, "rejected": rejected,
+                            "reference": item in borrowed})  # fmt: skip
     return out
 
 
@@ -70,33 +101,53 @@ def train_dpo(cfg: DPOSettings) -> dict[str, Any]:
     from trl import DPOConfig, DPOTrainer
 
     from training.data import read_traces
+    from training.sft import base_dir
 
     out = Path(cfg.out)
-    tokenizer = AutoTokenizer.from_pretrained(cfg.model)
+    where = base_dir(cfg.model)
+    tokenizer = AutoTokenizer.from_pretrained(where)
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     traces = [t for path in cfg.traces for t in read_traces(path)]
-    data = pairs(traces, tokenizer, cfg.pairs_per_question, cfg.seed)
+    reference = [t for path in cfg.reference for t in read_traces(path)]
+    data = pairs(traces, tokenizer, cfg.pairs_per_question, cfg.seed, reference)
     if not data:
         raise ValueError(
             f"no question in {', '.join(cfg.traces)} has both a right and a wrong program"
         )
-    model = AutoModelForCausalLM.from_pretrained(cfg.model, dtype=torch.float32)
+    model: Any = AutoModelForCausalLM.from_pretrained(where, dtype=torch.float32)
+    peft_config: Any = LoraConfig(r=cfg.lora_r, lora_alpha=2 * cfg.lora_r,
+                                  target_modules="all-linear", task_type="CAUSAL_LM")  # fmt: skip
+    if cfg.init_adapter:  # TRL keeps a frozen copy of it as the reference
+        from peft import PeftModel
+
+        from agent.students.skills import check
+        from training.sft import weights_hash
+
+        check(Path(cfg.init_adapter), weights_hash(where))
+        model = PeftModel.from_pretrained(model, cfg.init_adapter, is_trainable=True)
+        peft_config = None
+    mixed: dict[str, Any] = (  # RPO: DPO plus an SFT loss on the chosen program
+        {"loss_type": ["sigmoid", "sft"], "loss_weights": [1.0, cfg.sft_weight]}
+        if cfg.sft_weight > 0 else {}
+    )  # fmt: skip
     args = DPOConfig(
         output_dir=str(out / "checkpoints"), beta=cfg.beta, learning_rate=cfg.lr,
         max_steps=cfg.max_steps, per_device_train_batch_size=cfg.batch_size,
         gradient_accumulation_steps=cfg.grad_accum, max_length=cfg.max_length,
         logging_steps=5, save_strategy="no", report_to=[], seed=cfg.seed,
         use_cpu=not torch.cuda.is_available(), bf16=False,
+        **mixed,
     )  # fmt: skip
     trainer = DPOTrainer(
-        model=model, args=args, train_dataset=Dataset.from_list(data),
-        processing_class=tokenizer,
-        peft_config=LoraConfig(r=cfg.lora_r, lora_alpha=2 * cfg.lora_r,
-                               target_modules="all-linear", task_type="CAUSAL_LM"),
+        model=model, args=args, train_dataset=Dataset.from_list([
+            {k: d[k] for k in ("prompt", "chosen", "rejected")} for d in data]),
+        processing_class=tokenizer, peft_config=peft_config,
     )  # fmt: skip
     result = trainer.train()
     policy: Any = trainer.model
+    if "ref" in policy.peft_config:
+        policy.delete_adapter("ref")
     policy.save_pretrained(out / "adapter")
     merged = policy.merge_and_unload()
     merged.save_pretrained(out / "model")
@@ -104,6 +155,7 @@ def train_dpo(cfg: DPOSettings) -> dict[str, Any]:
     logs = [x for x in trainer.state.log_history if "rewards/accuracies" in x]
     summary = {
         "pairs": len(data), "questions": len({d["prompt"] for d in data}),
+        "chosen_from_reference": sum(d["reference"] for d in data),
         "global_step": trainer.state.global_step, "train_loss": result.training_loss,
         "last_reward_accuracy": logs[-1]["rewards/accuracies"] if logs else None,
         "model": str(out / "model"), "command": " ".join(sys.argv),

@@ -44,6 +44,10 @@ class ImproveConfig:
     base: str = field(default="default", metadata={"help": "each round retrains from this"})
     seed: int = field(default=0, metadata={"help": "question subsample seed"})
     eval_items: int = field(default=100, metadata={"help": "dev items scored a round"})
+    sample_tokens: int = field(default=512, metadata={"help": "new tokens a sampled program"})
+    until: str = field(
+        default="", metadata={"help": "'sample': stop after round 1's verified samples"}
+    )
 
 
 def train_questions(path: Path, dev: set[str]) -> list[tuple[int, str]]:
@@ -116,6 +120,7 @@ def improve(
             rng = random.Random(f"{cfg.seed}:{r}")
             pick = {n for n, _ in rng.sample(pool, min(cfg.questions, len(pool)))}
             settings = LiveSettings(samples=cfg.samples, temperature=cfg.temperature,
+                                    max_tokens=cfg.sample_tokens,
                                     cache=str(out / "sample_cache.jsonl"))  # fmt: skip
             sampler = cfg.sampler or f"hf:{student}"  # measured faster batched (bench/perf)
             print(f"== round {r}: {len(pick)} questions x {cfg.samples} from {sampler}",
@@ -124,6 +129,9 @@ def improve(
             write_traces(traces_p, (c.trace() for c in checked))
         sampled = read_traces(traces_p)
         stats = round_stats(sampled, solved)
+        if cfg.until == "sample":
+            print(json.dumps({"round": r, **stats, "traces": str(traces_p)}), file=sys.stderr)
+            return [{"round": r, **stats}]
         mine = [t for t in sampled if t.kept]
         solved |= {t.item_id for t in mine}
         verified += mine

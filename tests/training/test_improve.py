@@ -51,3 +51,29 @@ def test_a_round_keeps_the_right_samples_retrains_and_logs(tmp_path, tiny_model_
         assert [json.loads(x)["round"] for x in lines] == [1, 2]
     finally:
         stub.close()
+
+
+@needs_shared
+def test_until_sample_stops_after_the_verified_samples(tmp_path, tiny_model_dir):
+    data = tmp_path / "data"
+    (data / "gsm8k").mkdir(parents=True)
+    lines = (SHARED / "gsm8k" / "train.jsonl").read_text().splitlines()[:10]
+    (data / "gsm8k" / "train.jsonl").write_text("\n".join(lines) + "\n")
+    seed = tmp_path / "seed"
+    run(RunConfig(task="gsm8k", out=str(seed), data=str(data), student=str(tiny_model_dir),
+                  dev_fraction=0.2, until="select"), TINY)  # fmt: skip
+    stub = Stub([])
+    try:
+        cfg = ImproveConfig(
+            seed_run=str(seed), out=str(tmp_path / "imp"), data=str(data), questions=50,
+            samples=2, temperature=0.7, sampler=f"openai:stub@{stub.url}", until="sample",
+            sample_tokens=64,
+        )  # fmt: skip
+        (stats,) = improve(cfg, TINY)
+    finally:
+        stub.close()
+    round_1 = tmp_path / "imp" / "round-1"
+    assert stats["programs_sampled"] == len(read_traces(round_1 / "traces.jsonl")) > 0
+    assert stats["questions_solved"] == 1  # Natalia's program is right once
+    assert not (round_1 / "train.jsonl").exists() and not (round_1 / "model").exists()
+    assert not (tmp_path / "imp" / "improve_log.jsonl").exists()
