@@ -20,6 +20,7 @@ from agent.students.base import StudentError
 # what a command reports as one clear line (exit 2): bad flags or files, an adapter refused
 FAILURES = (ValueError, OSError, StudentError)
 
+
 def _fail(command: str, exc: BaseException) -> int:
     print(f"nesy distill {command}: error: {exc}", file=sys.stderr)
     return 2

@@ -89,7 +89,8 @@ def pairs(
             prompt_w, rejected = render_example(w, tokenizer)
             if prompt_w == prompt:  # the same question, rendered the same
                 out.append({"prompt": prompt, "chosen": chosen, "rejected": rejected,
-                            "reference": item in borrowed})  # fmt: skip
+                            "reference": item in borrowed, "item": f"{w.task}/{item}",
+                            "licence": r.provenance.licence})  # fmt: skip
     return out
 
 
@@ -101,7 +102,7 @@ def train_dpo(cfg: DPOSettings) -> dict[str, Any]:
     from trl import DPOConfig, DPOTrainer
 
     from training.data import read_traces
-    from training.sft import base_dir
+    from training.sft import base_dir, to_bf16
 
     out = Path(cfg.out)
     where = base_dir(cfg.model)
@@ -149,6 +150,8 @@ def train_dpo(cfg: DPOSettings) -> dict[str, Any]:
     if "ref" in policy.peft_config:
         policy.delete_adapter("ref")
     policy.save_pretrained(out / "adapter")
+    to_bf16(out / "adapter" / "adapter_model.safetensors")
+    _write_card(cfg, where, out / "adapter", data)
     merged = policy.merge_and_unload()
     merged.save_pretrained(out / "model")
     tokenizer.save_pretrained(out / "model")
@@ -163,3 +166,31 @@ def train_dpo(cfg: DPOSettings) -> dict[str, Any]:
     with atomic_write(out / "dpo_summary.json") as f:
         json.dump(summary, f, indent=2)
     return summary
+
+
+def _write_card(cfg: DPOSettings, base: Path, adapter: Path, data: list[dict]) -> None:
+    """The adapter's ModelCard: what it was trained on, its init adapter's data included (the
+    bench's contamination guard reads it), so it can be shipped like an SFT adapter."""
+    from agent.records import ModelCard
+    from agent.students.skills import card
+    from solvers.files import sha256_file, weights_hash
+    from solvers.records import DataFile
+
+    files = [DataFile(path=p, sha256=sha256_file(p), split="train")
+             for p in [*cfg.traces, *cfg.reference]]  # fmt: skip
+    items = {d["item"] for d in data}
+    licences = {d["licence"] for d in data}
+    command = " ".join(sys.argv)
+    if cfg.init_adapter:
+        before = card(Path(cfg.init_adapter))
+        files = [*before.train_files, *files]
+        items |= set(before.train_item_ids)
+        licences |= {x for x in before.licence.split("; ") if x}
+        command = f"{before.command}; {command}".strip("; ")
+    result = ModelCard(
+        base_model=str(base), base_model_sha256=weights_hash(base), adapter=str(adapter),
+        train_files=files, train_item_ids=sorted(items), licence="; ".join(sorted(licences)),
+        config={"dpo": cfg.__dict__}, command=command,
+    )  # fmt: skip
+    with atomic_write(adapter / "model_card.json") as f:
+        f.write(result.model_dump_json(indent=2))

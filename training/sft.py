@@ -412,7 +412,7 @@ def export(model: Any, tokenizer: Any, cfg: TrainConfig, out: Path, command: str
     if cfg.lora_r > 0:
         adapter = out / "adapter"
         _save_model(model, tokenizer, adapter)
-        _to_bf16(adapter / "adapter_model.safetensors")
+        to_bf16(adapter / "adapter_model.safetensors")
         _write_card(cfg, adapter, command, adapter=str(adapter))
         if not cfg.merge:
             return adapter
@@ -422,7 +422,7 @@ def export(model: Any, tokenizer: Any, cfg: TrainConfig, out: Path, command: str
     return target
 
 
-def _to_bf16(path: Path) -> None:
+def to_bf16(path: Path) -> None:
     """An adapter's weights as bf16 (half the size; peft upcasts on load)."""
     import torch
     from safetensors.torch import load_file, save_file

@@ -104,8 +104,16 @@ def test_dpo_from_a_shipped_style_adapter_keeps_its_rank_and_moves_it(tiny_model
         load_file(first / "adapter_model.safetensors"),
         load_file(after / "adapter_model.safetensors"),
     )
-    assert set(new) == set(old)
+    assert set(new) == set(old) and {str(v.dtype) for v in new.values()} == {"torch.bfloat16"}
     assert any(not old[k].float().equal(new[k].float()) for k in old)
+    from agent.students.skills import card, check
+    from solvers.files import weights_hash
+
+    got = check(after, weights_hash(tiny_model_dir))  # shippable: files whole, this base
+    assert set(card(first).train_item_ids) <= set(got.train_item_ids)  # its SFT data, and
+    assert "gsm8k/q1" in got.train_item_ids and str(tmp_path / "t.jsonl") in {
+        f.path for f in got.train_files
+    }
     (first / "adapter_model.safetensors").write_bytes(b"partial")
     r = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600)
     assert r.returncode == 2 and "adapter_model.safetensors is damaged" in r.stderr
