@@ -22,7 +22,7 @@ import hashlib
 import json
 import os
 import sys
-from collections.abc import Collection, Iterator
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -115,6 +115,7 @@ class Sample:
 
 
 Todo = dict[str, tuple[list[dict[str, str]], int, list[tuple[int, int]]]]
+Deliver = Callable[[str, Sample], None]
 
 
 class CachedTeacher:
@@ -146,14 +147,19 @@ class CachedTeacher:
                     todo.setdefault(key, (messages, j, []))[2].append((i, j))
         if todo:
             self.requests += len(todo)
-            for key, sample in self._answer(todo, params).items():
+
+            def deliver(key: str, sample: Sample) -> None:
+                """Cached as it comes, so a run killed midway keeps what it was answered."""
                 if not sample.error:
                     self.cache.put(key, sample.text, sample.usage)
                 for i, j in todo[key][2]:
                     out[i][j] = sample
+
+            self._answer(todo, params, deliver)
         return out
 
-    def _answer(self, todo: Todo, params: dict[str, Any]) -> dict[str, Sample]:
+    def _answer(self, todo: Todo, params: dict[str, Any], deliver: Deliver) -> None:
+        """Answer every key of ``todo``, handing each answer to ``deliver`` as it comes."""
         raise NotImplementedError
 
 
@@ -166,13 +172,12 @@ class LocalTeacher(CachedTeacher):
         self.batch_size = batch_size
         self._student: Any = None
 
-    def _answer(self, todo: Todo, params: dict[str, Any]) -> dict[str, Sample]:
+    def _answer(self, todo: Todo, params: dict[str, Any], deliver: Deliver) -> None:
         from agent import render
         from agent.students import load_student
 
         if self._student is None:
             self._student = load_student(self.name)
-        done: dict[str, Sample] = {}
         keys = sorted(todo, key=lambda k: todo[k][1])  # one seed (the sample index) a batch
         for start in range(0, len(keys), self.batch_size):
             batch = keys[start : start + self.batch_size]
@@ -186,8 +191,7 @@ class LocalTeacher(CachedTeacher):
                 for k, g in zip(part, gens, strict=True):
                     usage = {"prompt_tokens": g.prompt_tokens,
                              "completion_tokens": g.completion_tokens}  # fmt: skip
-                    done[k] = Sample(text=f"```python\n{g.text}\n```", usage=usage)
-        return done
+                    deliver(k, Sample(text=f"```python\n{g.text}\n```", usage=usage))
 
 
 class LiveTeacher(CachedTeacher):
@@ -207,24 +211,22 @@ class LiveTeacher(CachedTeacher):
             max_retries=self.settings.retries,
         )
 
-    def _answer(self, todo: Todo, params: dict[str, Any]) -> dict[str, Sample]:
-        return asyncio.run(self._answer_all(todo, params))
+    def _answer(self, todo: Todo, params: dict[str, Any], deliver: Deliver) -> None:
+        asyncio.run(self._answer_all(todo, params, deliver))
 
-    async def _answer_all(self, todo: Todo, params: dict[str, Any]) -> dict[str, Sample]:
+    async def _answer_all(self, todo: Todo, params: dict[str, Any], deliver: Deliver) -> None:
         client = self._client()
-        done: dict[str, Sample] = {}
         try:
             await self._reachable(client)
             gate = asyncio.Semaphore(self.settings.concurrency)
 
             async def one(key: str, messages: list[dict[str, str]], j: int) -> None:
                 async with gate:
-                    done[key] = await self._ask(client, messages, params, j)
+                    deliver(key, await self._ask(client, messages, params, j))
 
             await asyncio.gather(*(one(k, m, j) for k, (m, j, _) in todo.items()))
         finally:
             await client.close()
-        return done
 
     async def _reachable(self, client: Any) -> None:
         from training.verify_traces import TeacherError

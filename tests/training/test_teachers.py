@@ -191,6 +191,30 @@ def test_a_local_model_is_a_teacher_batched_and_cached(tiny_model_dir, tmp_path)
     assert again.requests == 0 and again._student is None  # nothing loaded: all cached
 
 
+def test_a_sampling_run_killed_midway_keeps_the_answers_it_had(tiny_model_dir, tmp_path):
+    settings = LiveSettings(cache=str(tmp_path / "c.jsonl"), samples=1, max_tokens=4)
+    prompts = [[{"role": "user", "content": f"question {i}"}] for i in range(3)]
+    teacher = LocalTeacher(f"hf:{tiny_model_dir}", settings, batch_size=2)
+    from agent.students import load_student
+
+    real, calls = load_student(f"hf:{tiny_model_dir}"), []
+
+    class KilledOnSecondBatch:  # the real model; the process "dies" at its second batch
+        def generate(self, *args, **kwargs):
+            calls.append(1)
+            if len(calls) == 2:
+                raise KeyboardInterrupt
+            return real.generate(*args, **kwargs)
+
+    teacher._student = KilledOnSecondBatch()
+    with pytest.raises(KeyboardInterrupt):
+        teacher.sample(prompts)
+    again = LocalTeacher(f"hf:{tiny_model_dir}", settings, batch_size=2)
+    answers = again.sample(prompts)
+    assert again.requests == 1  # the first batch's two answers came from the cache
+    assert [s.cached for a in answers for s in a].count(True) == 2
+
+
 def test_nesy_distill_verify_takes_a_live_teacher_and_its_flags(stub, tmp_path):
     import os
     import subprocess
