@@ -15,15 +15,21 @@ TINY = dict(max_steps=1, batch_size=2, grad_accum=1, eval_steps=1, eval_items=2,
             snapshots="", max_tokens=4096)  # fmt: skip
 
 
-@needs_shared
-def test_a_round_keeps_the_right_samples_retrains_and_logs(tmp_path, tiny_model_dir):
+def seed_run(tmp_path, tiny_model_dir, questions: int):
+    """A ``nesy distill run`` stopped after select, on the first GSM8K train questions."""
     data = tmp_path / "data"
     (data / "gsm8k").mkdir(parents=True)
-    lines = (SHARED / "gsm8k" / "train.jsonl").read_text().splitlines()[:20]
+    lines = (SHARED / "gsm8k" / "train.jsonl").read_text().splitlines()[:questions]
     (data / "gsm8k" / "train.jsonl").write_text("\n".join(lines) + "\n")
     seed = tmp_path / "seed"
     run(RunConfig(task="gsm8k", out=str(seed), data=str(data), student=str(tiny_model_dir),
                   dev_fraction=0.2, until="select"), TINY)  # fmt: skip
+    return data, seed
+
+
+@needs_shared
+def test_a_round_keeps_the_right_samples_retrains_and_logs(tmp_path, tiny_model_dir):
+    data, seed = seed_run(tmp_path, tiny_model_dir, 20)
     dev = {t.item_id for t in read_traces(seed / "dev.jsonl")}
     assert dev and "gsm8k-train-0" not in dev
     stub = Stub([])  # answers every question with Natalia's program (72): right once
@@ -55,13 +61,7 @@ def test_a_round_keeps_the_right_samples_retrains_and_logs(tmp_path, tiny_model_
 
 @needs_shared
 def test_until_sample_stops_after_the_verified_samples(tmp_path, tiny_model_dir):
-    data = tmp_path / "data"
-    (data / "gsm8k").mkdir(parents=True)
-    lines = (SHARED / "gsm8k" / "train.jsonl").read_text().splitlines()[:10]
-    (data / "gsm8k" / "train.jsonl").write_text("\n".join(lines) + "\n")
-    seed = tmp_path / "seed"
-    run(RunConfig(task="gsm8k", out=str(seed), data=str(data), student=str(tiny_model_dir),
-                  dev_fraction=0.2, until="select"), TINY)  # fmt: skip
+    data, seed = seed_run(tmp_path, tiny_model_dir, 10)
     stub = Stub([])
     try:
         cfg = ImproveConfig(
