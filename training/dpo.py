@@ -151,10 +151,11 @@ def train_dpo(cfg: DPOSettings) -> dict[str, Any]:
         policy.delete_adapter("ref")
     policy.save_pretrained(out / "adapter")
     to_bf16(out / "adapter" / "adapter_model.safetensors")
-    _write_card(cfg, where, out / "adapter", data)
     merged = policy.merge_and_unload()
     merged.save_pretrained(out / "model")
     tokenizer.save_pretrained(out / "model")
+    _write_card(cfg, where, out / "adapter", data, adapter=str(out / "adapter"))
+    _write_card(cfg, where, out / "model", data)  # the bench's guard reads it beside weights
     logs = [x for x in trainer.state.log_history if "rewards/accuracies" in x]
     summary = {
         "pairs": len(data), "questions": len({d["prompt"] for d in data}),
@@ -168,7 +169,9 @@ def train_dpo(cfg: DPOSettings) -> dict[str, Any]:
     return summary
 
 
-def _write_card(cfg: DPOSettings, base: Path, adapter: Path, data: list[dict]) -> None:
+def _write_card(
+    cfg: DPOSettings, base: Path, where: Path, data: list[dict], adapter: str | None = None
+) -> None:
     """The adapter's ModelCard: what it was trained on, its init adapter's data included (the
     bench's contamination guard reads it), so it can be shipped like an SFT adapter."""
     from agent.records import ModelCard
@@ -188,9 +191,9 @@ def _write_card(cfg: DPOSettings, base: Path, adapter: Path, data: list[dict]) -
         licences |= {x for x in before.licence.split("; ") if x}
         command = f"{before.command}; {command}".strip("; ")
     result = ModelCard(
-        base_model=str(base), base_model_sha256=weights_hash(base), adapter=str(adapter),
+        base_model=str(base), base_model_sha256=weights_hash(base), adapter=adapter,
         train_files=files, train_item_ids=sorted(items), licence="; ".join(sorted(licences)),
         config={"dpo": cfg.__dict__}, command=command,
     )  # fmt: skip
-    with atomic_write(adapter / "model_card.json") as f:
+    with atomic_write(where / "model_card.json") as f:
         f.write(result.model_dump_json(indent=2))

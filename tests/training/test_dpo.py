@@ -114,6 +114,10 @@ def test_dpo_from_a_shipped_style_adapter_keeps_its_rank_and_moves_it(tiny_model
     assert "gsm8k/q1" in got.train_item_ids and str(tmp_path / "t.jsonl") in {
         f.path for f in got.train_files
     }
+    from agent.students import read_card
+
+    merged = read_card(f"hf:{tmp_path / 'dpo' / 'model'}")  # what the bench's guard reads
+    assert merged is not None and merged.train_item_ids == got.train_item_ids
     (first / "adapter_model.safetensors").write_bytes(b"partial")
     r = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600)
     assert r.returncode == 2 and "adapter_model.safetensors is damaged" in r.stderr
