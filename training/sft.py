@@ -430,6 +430,7 @@ def to_bf16(path: Path) -> None:
     tensors = {k: v.to(torch.bfloat16) for k, v in load_file(path).items()}
     tmp = path.with_name(path.name + ".bf16")
     save_file(tensors, tmp, metadata={"format": "pt"})
+    os.chmod(tmp, 0o644)  # as the file it replaces was written, readable by all
     os.replace(tmp, path)
 
 
