@@ -120,13 +120,10 @@ def train_dpo(cfg: DPOSettings) -> dict[str, Any]:
     peft_config: Any = LoraConfig(r=cfg.lora_r, lora_alpha=2 * cfg.lora_r,
                                   target_modules="all-linear", task_type="CAUSAL_LM")  # fmt: skip
     if cfg.init_adapter:  # TRL keeps a frozen copy of it as the reference
-        from peft import PeftModel
+        from solvers.files import weights_hash
+        from training.sft import trainable_adapter
 
-        from agent.students.skills import check
-        from training.sft import weights_hash
-
-        check(Path(cfg.init_adapter), weights_hash(where))
-        model = PeftModel.from_pretrained(model, cfg.init_adapter, is_trainable=True)
+        model = trainable_adapter(model, Path(cfg.init_adapter), weights_hash(where))
         peft_config = None
     mixed: dict[str, Any] = (  # RPO: DPO plus an SFT loss on the chosen program
         {"loss_type": ["sigmoid", "sft"], "loss_weights": [1.0, cfg.sft_weight]}
@@ -154,8 +151,10 @@ def train_dpo(cfg: DPOSettings) -> dict[str, Any]:
     merged = policy.merge_and_unload()
     merged.save_pretrained(out / "model")
     tokenizer.save_pretrained(out / "model")
-    _write_card(cfg, where, out / "adapter", data, adapter=str(out / "adapter"))
-    _write_card(cfg, where, out / "model", data)  # the bench's guard reads it beside weights
+    card = _card(cfg, where, data)
+    for folder, adapter in ((out / "adapter", str(out / "adapter")), (out / "model", None)):
+        with atomic_write(folder / "model_card.json") as f:  # the bench's guard reads both
+            f.write(card.model_copy(update={"adapter": adapter}).model_dump_json(indent=2))
     logs = [x for x in trainer.state.log_history if "rewards/accuracies" in x]
     summary = {
         "pairs": len(data), "questions": len({d["prompt"] for d in data}),
@@ -169,9 +168,7 @@ def train_dpo(cfg: DPOSettings) -> dict[str, Any]:
     return summary
 
 
-def _write_card(
-    cfg: DPOSettings, base: Path, where: Path, data: list[dict], adapter: str | None = None
-) -> None:
+def _card(cfg: DPOSettings, base: Path, data: list[dict]) -> Any:
     """The adapter's ModelCard: what it was trained on, its init adapter's data included (the
     bench's contamination guard reads it), so it can be shipped like an SFT adapter."""
     from agent.records import ModelCard
@@ -190,10 +187,8 @@ def _write_card(
         items |= set(before.train_item_ids)
         licences |= {x for x in before.licence.split("; ") if x}
         command = f"{before.command}; {command}".strip("; ")
-    result = ModelCard(
-        base_model=str(base), base_model_sha256=weights_hash(base), adapter=adapter,
-        train_files=files, train_item_ids=sorted(items), licence="; ".join(sorted(licences)),
+    return ModelCard(
+        base_model=str(base), base_model_sha256=weights_hash(base), train_files=files,
+        train_item_ids=sorted(items), licence="; ".join(sorted(licences)),
         config={"dpo": cfg.__dict__}, command=command,
     )  # fmt: skip
-    with atomic_write(where / "model_card.json") as f:
-        f.write(result.model_dump_json(indent=2))

@@ -178,15 +178,24 @@ def _from_adapter(model: Any, cfg: TrainConfig) -> Any:
     """The base wrapped with the trainable adapter in ``cfg.init_adapter``, after the same
     checks a shipped adapter passes (files whole, trained on this base); sets ``cfg.lora_r``
     and ``cfg.lora_alpha`` from it so the export is an adapter of the same shape."""
-    from peft import PeftConfig, PeftModel
-
-    from agent.students.skills import check
+    from peft import PeftConfig
 
     adapter = Path(cfg.init_adapter).expanduser()
     base = "" if cfg.model_config else weights_hash(base_dir(cfg.base))
-    check(adapter, base)
+    wrapped = trainable_adapter(model, adapter, base)
     lora = PeftConfig.from_pretrained(str(adapter))
     cfg.lora_r, cfg.lora_alpha = int(lora.r), int(lora.lora_alpha)
+    return wrapped
+
+
+def trainable_adapter(model: Any, adapter: Path, base_sha256: str) -> Any:
+    """``model`` wrapped with ``adapter``, its weights trainable, after the checks a shipped
+    adapter passes (files whole, trained on the base whose weights hash is given)."""
+    from peft import PeftModel
+
+    from agent.students.skills import check
+
+    check(adapter, base_sha256)
     return PeftModel.from_pretrained(model, str(adapter), is_trainable=True)
 
 
