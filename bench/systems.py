@@ -191,9 +191,9 @@ class DirectSystem:
 
     def _exemplars(self, task: Task) -> list[Item]:
         k = self.opts.num_fewshot
-        if k <= 0 or not task.fewshot_split:
-            return []
-        pool = task.load(task.resolve(self.opts.data, task.fewshot_split))
+        pool = task.fewshot_pool(self.opts.data) if k > 0 else []
+        if k > 0 and not pool:
+            raise SystemError(f"--num-fewshot {k}: {task.name} has no few-shot exemplars")
         return random.Random(self.opts.seed).sample(pool, min(k, len(pool)))
 
     def prompt(self, task: Task, item: Item, shots: list[Item]) -> Prompt:

@@ -9,6 +9,7 @@ guard checks.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import hashlib
 import json
 from collections.abc import Iterator
@@ -180,6 +181,17 @@ class Task:
             )
             raise TaskError(f"{self.name}: no {split} data at {path}; {hint}")
         return path
+
+    def fewshot_pool(self, data: str | Path | None) -> list[Item]:
+        """The exemplars direct prompting samples from: the few-shot split; for a hold-out
+        variant, the rest of its own file (the contexts a student trained on, none of which
+        it scores)."""
+        if self.holdout:
+            whole = dataclasses.replace(self, holdout=0.0).load(self.resolve(data))
+            return [it for it in whole if not in_holdout(it.group or it.id, self.holdout)]
+        if not self.fewshot_split:
+            return []
+        return self.load(self.resolve(data, self.fewshot_split))
 
     # --- scoring -------------------------------------------------------------------------------
 

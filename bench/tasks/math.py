@@ -122,7 +122,9 @@ TASKS = [
     ),
     MathTask(
         name="svamp",
-        files={"test": "svamp/test.jsonl"},
+        files={"test": "svamp/test.jsonl", "train": "gsm8k/train.jsonl"},
+        fewshot_split="train",  # SVAMP has no train split: GSM8K's exemplars, as PaL does
+        bundled_fewshot="gsm8k/train_fewshot.jsonl",
         licence="MIT",
         description="SVAMP variations of simple word problems",
     ),

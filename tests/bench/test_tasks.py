@@ -221,3 +221,24 @@ def test_a_heldout_task_is_a_share_of_whole_contexts_with_the_file_ids(name):
     assert all(it.group not in groups for it in full if it not in held)  # contexts whole
     share = len(groups) / len({it.group for it in full})
     assert 0.2 < share < 0.4, share
+
+
+@pytest.mark.parametrize("name", ["proofwriter", "prontoqa"])
+def test_a_heldout_task_takes_its_exemplars_from_the_contexts_it_does_not_score(name):
+    task = get_task(f"{name}-heldout")
+    scored = task.load(task.resolve(None))
+    pool = task.fewshot_pool(None)
+    whole = get_task(name).load(get_task(name).resolve(None))
+    assert len(pool) + len(scored) == len(whole)
+    assert {it.group for it in pool}.isdisjoint({it.group for it in scored})
+
+
+def test_svamp_borrows_gsm8k_exemplars_and_a_task_without_any_is_an_error(tiny_model_dir):
+    from bench.systems import DirectSystem, Options, SystemError
+
+    shots = get_task("svamp").fewshot_pool(None)
+    assert len(shots) == 100 and "The answer is" in get_task("svamp").fewshot_answer(shots[0])
+    system = DirectSystem(f"hf:{tiny_model_dir}", Options(num_fewshot=4))
+    assert len(system._exemplars(get_task("svamp"))) == 4
+    with pytest.raises(SystemError, match="multiarith has no few-shot exemplars"):
+        system._exemplars(get_task("multiarith"))
