@@ -95,12 +95,29 @@ def _load_runs(args: argparse.Namespace, ids: list[str]) -> list[Any]:
     return out
 
 
+def _one_run(runs: list[Any], prefix: str) -> str:
+    """The id of the one reported run that ``prefix`` names (for ``--label``)."""
+    from bench.results import ResultsError
+
+    found = {info.run_id for info, _ in runs if info.run_id.startswith(prefix)}
+    if len(found) != 1:
+        what = "no reported run" if not found else f"{len(found)} reported runs"
+        raise ResultsError(f"--label {prefix}: {what} starts with {prefix!r}")
+    return found.pop()
+
+
 def cmd_report(args: argparse.Namespace) -> int:
     from bench import report
     from bench.results import ResultsError
 
     if not args.runs and not args.all:
         return _fail("name the runs to report (ids or prefixes), or pass --all")
+    labels = {}
+    for entry in args.label:
+        run_id, sep, name = entry.partition("=")
+        if not sep or not run_id or not name:
+            return _fail(f"--label {entry!r}: expected RUN=NAME")
+        labels[run_id] = name
     try:
         if args.all:
             from bench.results import Results, db_path
@@ -108,13 +125,14 @@ def cmd_report(args: argparse.Namespace) -> int:
             with Results(db_path(_results_dir(args)), read_only=True) as r:
                 args.runs = sorted({i.run_id for i in r.runs()})
         runs = _load_runs(args, args.runs)
+        names = {_one_run(runs, prefix): name for prefix, name in labels.items()}
     except ResultsError as exc:
         return _fail(str(exc))
     if args.html:
-        Path(args.html).write_text(report.html_report(runs), encoding="utf-8")
+        Path(args.html).write_text(report.html_report(runs, names), encoding="utf-8")
         print(f"wrote {args.html}")
     if args.md or not args.html:
-        text = report.markdown(runs)
+        text = report.markdown(runs, names)
         if args.md and args.md != "-":
             Path(args.md).write_text(text, encoding="utf-8")
             print(f"wrote {args.md}")
@@ -243,6 +261,10 @@ def add_parser(sub: Any, positive: Any, nonnegative: Any) -> None:
     results_flag(p)
     p.add_argument("--html", help="write a self-contained HTML report with plots")
     p.add_argument("--md", nargs="?", const="-", help="Markdown to FILE (default stdout)")
+    p.add_argument(
+        "--label", action="append", default=[], metavar="RUN=NAME",
+        help="name a run's row in the systems-by-task table; runs given one name share a row",
+    )  # fmt: skip
     p.set_defaults(func=cmd_report)
 
     p = bsub.add_parser("compare", help="paired comparison of two runs (McNemar's test)")

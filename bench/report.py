@@ -106,11 +106,66 @@ COLUMNS = [
 ]  # fmt: skip
 
 
-def markdown(runs: Runs) -> str:
+def _setting(info: RunInfo) -> str:
+    cfg = info.config
+    parts = []
+    if cfg.get("mode"):
+        parts.append(f"--mode {cfg['mode']}")
+    if cfg.get("num_fewshot"):
+        parts.append(f"{cfg['num_fewshot']}-shot")
+    if cfg.get("apply_chat_template"):
+        parts.append("chat template")
+    if (cfg.get("maj_k") or 1) > 1:
+        parts.append(f"maj@{cfg['maj_k']}")
+    if cfg.get("kb"):
+        parts.append(f"kb {cfg['kb']}")
+    agent_args = cfg.get("agent_args") or {}
+    parts += [f"{k}={v}" for k, v in sorted(agent_args.items()) if k != "max_new_tokens"]
+    return ", ".join(parts)
+
+
+def headline(
+    runs: Runs, names: dict[str, str] | None = None
+) -> tuple[list[str], list[tuple[str, dict[str, str]]]]:
+    """Systems by tasks, like a paper's results table: one row per system and setting
+    (``--mode``, few-shot, ``--agent-args`` but the per-task token budget), one column per
+    task, each cell ``accuracy [95% CI] · tokens/q (n)``. ``names`` (run id -> row name)
+    names rows; runs given one name share a row. A second run of one row on one task (another
+    item selection) gets a row of its own, labelled with its run id."""
+    names = names or {}
+    tasks: list[str] = []
+    rows: dict[str, dict[str, str]] = {}
+    for info, records in runs:
+        for task in sorted({r.task for r in records}):
+            if task not in tasks:
+                tasks.append(task)
+            s = summarize([r for r in records if r.task == task])
+            lo, hi = s["ci95"]
+            tokens = f" · {s['tokens_per_q']:.0f} tok/q" if s["tokens_per_q"] else ""
+            cell = (
+                f"{100 * s['accuracy']:.1f} [{100 * lo:.1f}, {100 * hi:.1f}]{tokens} (n={s['n']})"
+            )
+            setting = _setting(info)
+            label = names.get(info.run_id) or (
+                _label(info).rsplit(" (", 1)[0] + (f" ({setting})" if setting else "")
+            )
+            if task in rows.get(label, {}):
+                label = f"{label} [run {info.run_id[:6]}]"
+            rows.setdefault(label, {})[task] = cell
+    return tasks, list(rows.items())
+
+
+def markdown(runs: Runs, names: dict[str, str] | None = None) -> str:
     lines = ["# nesy bench report", ""]
     lines += [f"- **{k.strip()}**: {v}" if not k.startswith("  ") else f"  - {k.strip()}: {v}"
               for k, v in _header(runs)]  # fmt: skip
-    lines += ["", "| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
+    tasks, table = headline(runs, names)
+    lines += ["", "## Systems by task (accuracy % [95% CI] · tokens per question)", ""]
+    lines += ["| system | " + " | ".join(tasks) + " |", "|---|" + "---|" * len(tasks)]
+    lines += [f"| {label} | " + " | ".join(cells.get(t, "-") for t in tasks) + " |"
+              for label, cells in table]  # fmt: skip
+    lines += ["", "## Runs", ""]
+    lines += ["| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
     by_task = _by_task(runs)
     for task, entries in by_task.items():
         for info, s in entries:
@@ -175,7 +230,7 @@ def plots(runs: Runs) -> dict[str, str]:
     return out
 
 
-def html_report(runs: Runs) -> str:
+def html_report(runs: Runs, names: dict[str, str] | None = None) -> str:
     esc = html.escape
     head = "".join(f"<tr><th>{esc(k)}</th><td>{esc(v)}</td></tr>" for k, v in _header(runs))
     rows = "".join(
@@ -183,6 +238,20 @@ def html_report(runs: Runs) -> str:
         for task, entries in _by_task(runs).items()
         for info, s in entries
     )
+    tasks, table = headline(runs, names)
+    pivot = (
+        "<table class='headline'><tr><th>system</th>"
+        + "".join(f"<th>{esc(t)}</th>" for t in tasks)
+        + "</tr>"
+        + "".join(
+            f"<tr><th>{esc(label)}</th>"
+            + "".join(f"<td>{esc(cells.get(t, '-'))}</td>" for t in tasks)
+            + "</tr>"
+            for label, cells in table
+        )
+        + "</table>"
+    )
+    columns = "".join(f"<th>{esc(c)}</th>" for c in COLUMNS)
     images = "".join(
         f'<figure><img alt="{esc(name)}" src="data:image/png;base64,{data}"/>'
         f"<figcaption>{esc(name)}</figcaption></figure>"
@@ -197,9 +266,9 @@ def html_report(runs: Runs) -> str:
     return (
         f"<!doctype html><html><head><meta charset='utf-8'><title>nesy bench report</title>"
         f"<style>{style}</style></head><body><h1>nesy bench report</h1>"
-        f"<table class='meta'>{head}</table>"
-        f"<table class='results'><tr>{''.join(f'<th>{esc(c)}</th>' for c in COLUMNS)}</tr>"
-        f"{rows}</table>{images}</body></html>"
+        f"<h2>Systems by task: accuracy % [95% CI] · tokens per question</h2>{pivot}"
+        f"<h2>Runs</h2><table class='results'><tr>{columns}</tr>{rows}</table>{images}"
+        f"<h2>What each run was</h2><table class='meta'>{head}</table></body></html>"
     )
 
 

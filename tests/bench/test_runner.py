@@ -304,6 +304,13 @@ def test_report_and_compare(tmp_path, results_dir, capsys):
     assert 0 < out["mcnemar_p"] <= 1
     assert main(["bench", "report", "nope", "--results", str(results_dir)]) == 2
     assert "no run 'nope'" in capsys.readouterr().err
+    named = ["bench", "report", a, b, "--results", str(results_dir), "--md", "-"]
+    assert main([*named, "--label", f"{a}=Codex PoT"]) == 0
+    assert "| Codex PoT | " in capsys.readouterr().out
+    assert main([*named, "--label", "zzz=Codex"]) == 2
+    assert "--label zzz: no reported run starts with 'zzz'" in capsys.readouterr().err
+    assert main([*named, "--label", "Codex"]) == 2
+    assert "expected RUN=NAME" in capsys.readouterr().err
     # one command run twice (two code versions) has one run id: RUN@RESULTS pairs them
     other = tmp_path / "other"
     again = run(
@@ -446,3 +453,46 @@ def test_items_of_scores_exactly_the_items_another_run_covered(tmp_path, results
     with pytest.raises(BenchError, match="scored no svamp item"):
         run(RunSpec(tasks=["svamp"], system=f"replay:{POT}", data=str(SHARED),
                     out=str(results_dir), items_of=covering["run"]), progress=False)  # fmt: skip
+
+
+def test_the_systems_by_task_table_merges_runs_of_one_system_and_named_rows():
+    from bench.records import BenchRecord, RunInfo
+
+    def one(run_id, system, task, right, config=None):
+        info = RunInfo(run_id=run_id, system=system, tasks=[task], config=config or {})
+        records = [
+            BenchRecord(run_id=run_id, task=task, item_id=f"{task}/{i}", correct=i < right,
+                        prompt_tokens=90 if system.startswith("agent") else 0,
+                        completion_tokens=10 if system.startswith("agent") else 0)
+            for i in range(10)
+        ]  # fmt: skip
+        return info, records
+
+    default = {"agent_args": {"max_repairs": 1, "max_new_tokens": 256}}
+    runs = [
+        one("aaa1", "agent:default", "svamp", 4, default),
+        one("aaa2", "agent:default", "stepgame", 9, {"agent_args": {"max_repairs": 1}}),
+        one("aaa3", "agent:default", "stepgame", 1, {"mode": "direct"}),
+        one("bbb1", "replay:/x/pot.jsonl", "svamp", 8),
+        one("bbb2", "replay:/x/steps.jsonl", "stepgame", 5),
+    ]
+    tasks, table = report.headline(runs)
+    assert tasks == ["svamp", "stepgame"]
+    rows = dict(table)
+    # another token budget per task is still the same system: one row
+    assert rows["agent:default (max_repairs=1)"] == {
+        "svamp": "40.0 [16.8, 68.7] · 100 tok/q (n=10)",
+        "stepgame": "90.0 [59.6, 98.2] · 100 tok/q (n=10)",
+    }
+    assert rows["agent:default (--mode direct)"] == {
+        "stepgame": "10.0 [1.8, 40.4] · 100 tok/q (n=10)"
+    }
+    assert rows["replay:pot.jsonl"] == {"svamp": "80.0 [49.0, 94.3] (n=10)"}  # no tokens: none
+    _, named = report.headline(runs, {"bbb1": "large model", "bbb2": "large model"})
+    assert dict(named)["large model"] == {
+        "svamp": "80.0 [49.0, 94.3] (n=10)",
+        "stepgame": "50.0 [23.7, 76.3] (n=10)",
+    }
+    again = runs + [one("aaa4", "agent:default", "svamp", 5, default)]  # another selection
+    assert dict(report.headline(again)[1])["agent:default (max_repairs=1) [run aaa4]"]
+    assert "| agent:default (--mode direct) | - | 10.0 [1.8, 40.4]" in report.markdown(runs)
