@@ -147,6 +147,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
     try:
         a, b = _load_runs(args, [args.run_a, args.run_b])
+        if args.task:  # one task of runs that scored several
+            a, b = ((info, [r for r in rs if r.task == args.task]) for info, rs in (a, b))
         result = report.compare(a, b)
     except (ResultsError, ValueError) as exc:
         return _fail(str(exc))
@@ -271,6 +273,7 @@ def add_parser(sub: Any, positive: Any, nonnegative: Any) -> None:
     p.add_argument("run_a", metavar="RUN_A", help="a run id (or prefix); RUN@RESULTS: from there")
     p.add_argument("run_b", metavar="RUN_B")
     results_flag(p)
+    p.add_argument("--task", help="pair only this task's items (runs that scored several)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_compare)
 

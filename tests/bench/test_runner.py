@@ -302,6 +302,10 @@ def test_report_and_compare(tmp_path, results_dir, capsys):
     assert out["n"] == 20
     assert len(out["a_only"]) + out["both_correct"] == round(out["a"]["accuracy"] * 20)
     assert 0 < out["mcnemar_p"] <= 1
+    one = ["bench", "compare", a, b, "--results", str(results_dir), "--json", "--task"]
+    assert cli_json(capsys, *one, "gsm8k") == out  # the runs' one task: the same pairs
+    assert main([*one, "svamp"]) == 2  # a task neither run scored pairs nothing
+    assert "share no items" in capsys.readouterr().err
     assert main(["bench", "report", "nope", "--results", str(results_dir)]) == 2
     assert "no run 'nope'" in capsys.readouterr().err
     named = ["bench", "report", a, b, "--results", str(results_dir), "--md", "-"]
