@@ -133,26 +133,21 @@ def headline(
     names rows; runs given one name share a row. A second run of one row on one task (another
     item selection) gets a row of its own, labelled with its run id."""
     names = names or {}
-    tasks: list[str] = []
+    by_task = _by_task(runs)
     rows: dict[str, dict[str, str]] = {}
-    for info, records in runs:
-        for task in sorted({r.task for r in records}):
-            if task not in tasks:
-                tasks.append(task)
-            s = summarize([r for r in records if r.task == task])
+    for task, entries in by_task.items():
+        for info, s in entries:
             lo, hi = s["ci95"]
             tokens = f" · {s['tokens_per_q']:.0f} tok/q" if s["tokens_per_q"] else ""
             cell = (
                 f"{100 * s['accuracy']:.1f} [{100 * lo:.1f}, {100 * hi:.1f}]{tokens} (n={s['n']})"
             )
             setting = _setting(info)
-            label = names.get(info.run_id) or (
-                _label(info).rsplit(" (", 1)[0] + (f" ({setting})" if setting else "")
-            )
+            label = names.get(info.run_id) or (_system(info) + (f" ({setting})" if setting else ""))
             if task in rows.get(label, {}):
                 label = f"{label} [run {info.run_id[:6]}]"
             rows.setdefault(label, {})[task] = cell
-    return tasks, list(rows.items())
+    return list(by_task), list(rows.items())
 
 
 def markdown(runs: Runs, names: dict[str, str] | None = None) -> str:
@@ -181,12 +176,15 @@ def markdown(runs: Runs, names: dict[str, str] | None = None) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _label(info: RunInfo) -> str:
-    """A short legend label: the system (a replay's file name only) and the run id."""
+def _system(info: RunInfo) -> str:
+    """The system, short: a replay's file name without its folder."""
     system = info.system
-    if system.startswith("replay:"):
-        system = "replay:" + system.rsplit("/", 1)[-1]
-    return f"{system} ({info.run_id[:6]})"
+    return "replay:" + system.rsplit("/", 1)[-1] if system.startswith("replay:") else system
+
+
+def _label(info: RunInfo) -> str:
+    """A short legend label: the system and the run id."""
+    return f"{_system(info)} ({info.run_id[:6]})"
 
 
 def _png(fig: Any) -> str:
