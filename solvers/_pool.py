@@ -19,12 +19,14 @@ import base64
 import itertools
 import os
 import queue
+import signal
 import subprocess
 import sys
 import threading
 import time
 import warnings
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable
+from concurrent.futures import Future
 from typing import Any, get_args
 
 from solvers import _frames, _sandbox
@@ -38,7 +40,44 @@ STATUSES = frozenset(get_args(Status))
 MAX_REPLY_DEPTH = 32
 MAX_REPLY_VALUES = 200_000
 _RESULT_KEYS = frozenset({"status", "answer", "answer_type", "detail", "stdout"})
-_SPAWNER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="nesy-sandbox-spawner")
+
+
+class _Spawner:
+    """One daemon thread that starts every sandbox process.
+
+    bwrap's ``--die-with-parent`` is ``PR_SET_PDEATHSIG``, which fires when the *thread*
+    that started it ends, so that thread must outlive every pool. A
+    ``ThreadPoolExecutor``'s worker does not: the interpreter joins it before the
+    ``atexit`` handlers run, which killed the outer bwrap of a sandbox still starting and
+    left its inner half waiting for a go-ahead that never came (and ``close`` waiting for
+    it). A daemon thread runs until the process itself ends, after ``close``."""
+
+    def __init__(self) -> None:
+        self._jobs: queue.SimpleQueue[tuple[Callable[[], Any], Future[Any]]] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    def submit(self, fn: Callable[[], Any]) -> Future[Any]:
+        future: Future[Any] = Future()
+        with self._lock:
+            if self._thread is None:
+                self._thread = threading.Thread(
+                    target=self._loop, name="nesy-sandbox-spawner", daemon=True
+                )
+                self._thread.start()
+        self._jobs.put((fn, future))
+        return future
+
+    def _loop(self) -> None:
+        while True:
+            fn, future = self._jobs.get()
+            try:
+                future.set_result(fn())
+            except BaseException as exc:
+                future.set_exception(exc)
+
+
+_SPAWNER = _Spawner()
 
 
 class PoolError(RuntimeError):
@@ -83,7 +122,14 @@ class Sandbox:
 
     _ids = itertools.count(1)
 
-    def __init__(self, template: _sandbox.Template, fork: bool = True) -> None:
+    def __init__(
+        self,
+        template: _sandbox.Template,
+        fork: bool = True,
+        on_spawn: Callable[[Sandbox], None] | None = None,
+    ) -> None:
+        """``on_spawn(self)`` runs once the process exists, before the start handshake:
+        a pool records the sandbox there, so that ``close`` can kill one still starting."""
         self.template = template
         self.mode = _sandbox.mode()
         self.calls = 0
@@ -115,20 +161,20 @@ class Sandbox:
             _warn_unconfined()
             argv, popen_env = command, env
         try:
-            # bwrap's --die-with-parent is PR_SET_PDEATHSIG, which fires when the *thread*
-            # that started it ends: start every sandbox from one thread that lives as long
-            # as the process, never from a caller's short-lived thread.
+            # Started from the one spawner thread (see _Spawner), never from a caller's
+            # short-lived thread; its own session, so that kill() reaches the whole group.
             self.proc = _SPAWNER.submit(
-                subprocess.Popen,
-                argv,
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                pass_fds=pass_fds,
-                env=popen_env,
-                cwd="/",
-                start_new_session=True,
-                extra_groups=[] if as_root else None,  # no supplementary groups of root's
+                lambda: subprocess.Popen(
+                    argv,
+                    stdin=subprocess.PIPE,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.PIPE,
+                    pass_fds=pass_fds,
+                    env=popen_env,
+                    cwd="/",
+                    start_new_session=True,
+                    extra_groups=[] if as_root else None,  # no supplementary groups of root's
+                )
             ).result()
         except OSError as exc:
             if userns is not None:
@@ -139,6 +185,8 @@ class Sandbox:
             for fd in mine:
                 os.close(fd)
         assert self.proc.stdin is not None and self.proc.stdout is not None
+        if on_spawn is not None:
+            on_spawn(self)
         self._in = self.proc.stdin.fileno()
         self._out = self.proc.stdout.fileno()
         if userns is not None:
@@ -190,7 +238,7 @@ class Sandbox:
         try:
             self.proc.kill()
             _, err = self.proc.communicate(timeout=5)
-        except (OSError, subprocess.SubprocessError):
+        except (OSError, ValueError, subprocess.SubprocessError):  # ValueError: closed by kill()
             return ""
         return (err or b"").decode("utf-8", "replace").strip()[-2000:]
 
@@ -202,7 +250,14 @@ class Sandbox:
         return self.proc.poll() is None
 
     def kill(self) -> None:
-        """Kill the sandbox: bwrap's PID namespace takes every process in it along."""
+        """Kill the sandbox: bwrap's PID namespace takes every process in it along. The
+        process group too: until bwrap's inner half has its go-ahead it has not yet armed
+        its own death signal, and would outlive the outer one waiting for it."""
+        if self.proc.returncode is None:  # not reaped: the group id is still ours
+            try:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            except OSError:
+                pass
         try:
             self.proc.kill()
         except OSError:
@@ -287,6 +342,7 @@ class SandboxPool:
         self._lock = threading.Lock()
         self._closed = False
         self._starting: set[threading.Thread] = set()
+        self._spawning: set[Sandbox] = set()  # processes still in their start handshake
         self.replaced = 0  # sandboxes killed and replaced (for tests and benchmarks)
         atexit.register(self.close)
 
@@ -310,7 +366,26 @@ class SandboxPool:
     # --- lifecycle -------------------------------------------------------------------
 
     def _start(self) -> Sandbox:
-        box = Sandbox(self.template, self._fork)
+        mine: list[Sandbox] = []
+
+        def spawned(box: Sandbox) -> None:
+            mine.append(box)
+            with self._lock:
+                closed = self._closed
+                if not closed:
+                    self._spawning.add(box)
+            if closed:
+                box.kill()  # its handshake then fails at once
+
+        try:
+            box = Sandbox(self.template, self._fork, on_spawn=spawned)
+        except Exception:
+            if self._closed:  # killed mid-start by close(): that, not bwrap's complaint
+                raise PoolError(f"pool {self.name!r} is closed") from None
+            raise
+        finally:
+            with self._lock:
+                self._spawning.difference_update(mine)
         with self._lock:
             if self._closed:
                 box.kill()
@@ -382,6 +457,9 @@ class SandboxPool:
         with self._lock:
             self._closed = True
             starting = list(self._starting)
+            spawning = list(self._spawning)
+        for box in spawning:  # a sandbox mid-start: kill it rather than wait for it
+            box.kill()
         for thread in starting:  # a replacement being started must not outlive the pool
             thread.join(_START_TIMEOUT_S)
         with self._lock:

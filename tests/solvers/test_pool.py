@@ -136,6 +136,75 @@ def test_close_leaves_no_sandbox_behind_even_while_one_is_being_replaced():
     assert pool.sandboxes() == []
 
 
+def _alive_in(groups: list[int]) -> list[int]:
+    """Processes still running (zombies left to a non-reaping init do not count) in the
+    process groups of these sandboxes."""
+    alive = []
+    for proc in psutil.process_iter(["status"]):
+        try:
+            if proc.info["status"] != psutil.STATUS_ZOMBIE and os.getpgid(proc.pid) in groups:
+                alive.append(proc.pid)
+        except (ProcessLookupError, psutil.Error):
+            pass
+    return alive
+
+
+_EXIT_WHILE_STARTING = """
+import sys, time
+from solvers import get_pool
+pool = get_pool("py")
+pool.warm()
+box = pool.sandboxes()[0]
+pool._retire(box)  # as after a dead sandbox: a replacement starts in the background
+deadline = time.monotonic() + 60
+while not pool._spawning and time.monotonic() < deadline:
+    time.sleep(0.001)
+print(*(b.pid for b in pool._spawning), flush=True)  # their process groups
+sys.exit(0)  # mid-start: atexit closes the pool
+"""
+
+
+def test_exit_while_a_sandbox_starts_is_prompt_and_leaves_no_process():
+    # The regression: the spawner thread ended before atexit, its bwrap died half-started,
+    # the inner half waited forever (an orphan) and close() waited 120 s for the start.
+    import subprocess
+    import sys
+
+    out = subprocess.run(
+        [sys.executable, "-c", _EXIT_WHILE_STARTING], capture_output=True, text=True, timeout=60
+    )
+    assert out.returncode == 0, out.stderr
+    groups = [int(pid) for pid in out.stdout.split()]
+    assert groups, "no sandbox was caught mid-start"
+    time.sleep(0.5)
+    assert not _alive_in(groups)
+
+
+def test_close_kills_a_sandbox_mid_start_instead_of_waiting_for_it():
+    pool = SandboxPool(get_pool("py").template, size=1)
+    errors: list[Exception] = []
+
+    def warm() -> None:
+        try:
+            pool.warm()
+        except Exception as exc:
+            errors.append(exc)
+
+    starter = threading.Thread(target=warm, daemon=True)
+    starter.start()
+    deadline = time.monotonic() + 60
+    while not pool._spawning and time.monotonic() < deadline:
+        time.sleep(0.001)
+    groups = [box.pid for box in pool._spawning]
+    assert groups
+    pool.close()
+    starter.join(30)
+    assert not starter.is_alive()
+    assert [str(e) for e in errors] == ["pool 'py' is closed"]
+    assert pool.sandboxes() == []
+    assert not _alive_in(groups)
+
+
 def test_unknown_solver_is_a_clear_error():
     with pytest.raises(ValueError, match="unknown solver 'z3'; known: asp, prolog, python"):
         solve(SolverRequest(solver="z3", program="x"))
