@@ -46,8 +46,8 @@ def _items(task_name: str, data: Path, split: str | None = None) -> tuple[list[A
 
 def training_set(data: Path, per_class: int, seed: int = 0) -> tuple[list[str], list[str], list]:
     """(questions, labels, files): at most ``per_class`` questions a class."""
+    from bench.tasks import get_task
     from bench.tasks.base import in_holdout
-    from bench.tasks.deductive import HOLDOUT
     from training import kinship
 
     rng = random.Random(seed)
@@ -62,9 +62,9 @@ def training_set(data: Path, per_class: int, seed: int = 0) -> tuple[list[str], 
     for label, name in (("math", "gsm8k"), ("spatial", "stepgame")):
         items, path = _items(name, data, "train")
         add(label, items, path)
-    for name in ("proofwriter", "prontoqa"):
-        items, path = _items(name, data)
-        add("deductive", [it for it in items if not in_holdout(it.group or it.id, HOLDOUT)], path)
+    for name in ("proofwriter", "prontoqa"):  # the contexts outside the scored hold-out
+        heldout = get_task(f"{name}-heldout")
+        add("deductive", heldout.fewshot_pool(data), heldout.resolve(data))
     items, path = _items("strategyqa", data)
     add(OTHER, [it for it in items if not in_holdout(it.id, OTHER_HOLDOUT)], path)
     stories: list[str] = []
