@@ -18,7 +18,7 @@ from __future__ import annotations
 import functools
 import operator
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any, TypedDict
 
@@ -56,6 +56,7 @@ class State(TypedDict, total=False):
     failure: str | None
     prompt_id: str
     attempts: Annotated[list[dict[str, Any]], operator.add]
+    completed: bool  # a story's units were completed once (``complete_units``)
 
 
 def _step(node: str, t0: float, **kw: Any) -> dict[str, Any]:
@@ -77,15 +78,20 @@ def _generate(
     language: str | None = None,
     skill: str | None = None,
     max_new_tokens: int | None = None,
+    prefills: Sequence[str] = (),
 ) -> list[Any]:
     """One batched model call. ``skill``: the mode whose adapter should write the reply,
-    for a student that has per-mode adapters (the packaged default); others ignore it."""
+    for a student that has per-mode adapters (the packaged default); others ignore it.
+    ``prefills``: per message, the start of the program that the reply continues."""
     stop = None
     extra = {"skill": skill} if getattr(ctx.student, "uses_skills", False) else {}
     if language and getattr(ctx.student, "prefill", True):
         # Prefill the opening fence and stop at the closing one: the reply is the
         # program alone, and no tokens go to prose after it.
-        messages = [render.with_prefill(m, language) for m in messages]
+        starts = prefills or [""] * len(messages)
+        messages = [
+            render.with_prefill(m, language, t) for m, t in zip(messages, starts, strict=True)
+        ]
         stop = render.STOP
     return list(
         ctx.student.generate(
@@ -327,18 +333,105 @@ def _usable(state: State) -> list[bool]:
 def after_solve(state: State, ctx: Context) -> str:
     if any(_usable(state)):
         return "answer"
-    if MODE_SPECS[state["mode"]].per_sentence:
+    if MODE_SPECS[state["mode"]].per_sentence and (
+        state.get("completed") or not _incomplete(state, ctx)
+    ):
         return "fallback"  # each sentence was checked and resampled in formulate already
     if state.get("repairs", 0) < ctx.cfg.max_repairs and _budget_left(ctx, state):
         return "repair"
     return "fallback"
 
 
+def _incomplete(state: State, ctx: Context) -> dict[int, list[int]]:
+    """For each family-story program with no usable answer, the units whose facts leave
+    out someone the unit names (``theory.left_out``); empty for other modes and for a
+    student that cannot continue a prefilled reply."""
+    if MODE_SPECS[state["mode"]].per_sentence != "story" or not getattr(
+        ctx.student, "prefill", True
+    ):
+        return {}
+    th = theory.split(state["question"], "story")
+    found = {}
+    for i, (program, ok) in enumerate(zip(state["programs"], _usable(state), strict=True)):
+        clauses = theory.unit_clauses(th, program)
+        short = [
+            j
+            for j, (clause, unit) in enumerate(zip(clauses, th.sentences, strict=False))
+            if theory.clause_ok(clause) and theory.left_out(clause, unit)
+        ]
+        if short and not ok:
+            found[i] = short
+    return found
+
+
+def complete_units(state: State, ctx: Context, t0: float) -> State:
+    """The repair of a family story whose facts give no answer: a 135M student often
+    stops after one fact where a sentence tells two ("[Jason] and his wife [Gabrielle]
+    baked a cake for [Lisa], his daughter." gives the wife fact only, and the query finds
+    no path). Each unit that leaves out someone it names is asked again with its facts and
+    ``rel("`` as the start of the reply; a new fact is kept when it names someone left
+    out (``theory.with_more``); rounds go on while a unit still leaves someone out and its
+    last continuation was kept. Once per question."""
+    mode = state["mode"]
+    spec = MODE_SPECS[mode]
+    th = theory.split(state["question"], spec.per_sentence)
+    programs = list(state["programs"])
+    prompt_id = render.template_id(mode)
+    number = state.get("repairs", 0) + 1
+    attempts, steps, raw, ptok, ctok = [], [], [], 0, 0
+    for i, todo in _incomplete(state, ctx).items():
+        clauses = theory.unit_clauses(th, programs[i])
+        added = 0
+        while todo:
+            messages = [
+                render.formulate_messages(mode, th.sentences[j], state.get("exemplars", ""))
+                for j in todo
+            ]
+            outs = _generate(
+                ctx,
+                messages,
+                language=spec.language,
+                skill=mode,
+                max_new_tokens=SENTENCE_TOKENS,
+                prefills=[f"{clauses[j]} {theory.FACT_START}" for j in todo],
+            )
+            ptok += sum(g.prompt_tokens for g in outs)
+            ctok += sum(g.completion_tokens for g in outs)
+            still = []
+            for j, m, g in zip(todo, messages, outs, strict=True):
+                more = theory.with_more(clauses[j], g.text, th.sentences[j])
+                raw.append(g.text)
+                attempts.append(_attempt("repair", prompt_id, m, g.text, more))
+                if more:
+                    clauses[j], added = more, added + 1
+                    if theory.left_out(more, th.sentences[j]):
+                        still.append(j)
+            todo = still
+        programs[i] = theory.assemble(th, clauses)
+        steps.append(_step(
+            "repair", t0, program=programs[i], repair=number,
+            text=f"{added} facts added for people a sentence's facts left out",
+        ))  # fmt: skip
+    return {
+        "programs": programs,
+        "raw_outputs": raw,
+        "attempts": attempts,
+        "repairs": number,
+        "completed": True,
+        "prompt_tokens": ptok,
+        "completion_tokens": ctok,
+        "steps": steps,
+    }
+
+
 def repair(state: State, ctx: Context) -> State:
     """Every program that gave no usable answer goes back with its solver's error, in
-    its language's repair template (one batched call); the others are kept."""
+    its language's repair template (one batched call); the others are kept. A family
+    story's units are completed instead (``complete_units``)."""
     t0 = time.perf_counter()
     mode = state["mode"]
+    if MODE_SPECS[mode].per_sentence:
+        return complete_units(state, ctx, t0)
     language = MODE_SPECS[mode].language
     prompt_id = render.template_id(mode, "repair")
     programs = list(state["programs"])

@@ -86,9 +86,10 @@ def direct_messages(question: str) -> Messages:
     return prompts.load("direct").messages(question=question, exemplars="")
 
 
-def with_prefill(messages: Messages, language: str) -> Messages:
-    """The opening fence as the start of the assistant's turn (generation continues it)."""
-    return [*messages, {"role": "assistant", "content": f"```{language}\n"}]
+def with_prefill(messages: Messages, language: str, text: str = "") -> Messages:
+    """The opening fence, then ``text``, as the start of the assistant's turn (generation
+    continues it)."""
+    return [*messages, {"role": "assistant", "content": f"```{language}\n{text}"}]
 
 
 def extract_program(text: str, language: str) -> str:

@@ -451,6 +451,35 @@ def names_its_people(clause: str, unit: str) -> bool:
     return True
 
 
+FACT_START = 'rel("'  # how a story fact starts: the graph prefills it to ask for one more
+
+
+def left_out(clause: str, unit: str) -> list[str]:
+    """The people a story unit names that none of its facts mention ("[Jason] and his wife
+    [Gabrielle] baked a cake for [Lisa], his daughter." with the wife fact only: Lisa)."""
+    said = set(re.findall(r'"([^"]*)"', clause))
+    return sorted(names(unit) - said)
+
+
+def with_more(clause: str, reply: str, unit: str) -> str | None:
+    """``clause`` and the first fact of ``reply`` (the student's continuation of ``clause``
+    and ``FACT_START``) when that fact is about the unit's people and names one the clause
+    left out; else None."""
+    fact = _REL_FACT.match(FACT_START + reply.lstrip())
+    if fact is None:
+        return None
+    more = f"{clause} {relation_words(fact.group(0))}"
+    gained = set(left_out(clause, unit)) - set(left_out(more, unit))
+    return more if gained and clause_ok(more) and names_its_people(more, unit) else None
+
+
+def unit_clauses(theory: Theory, program: str) -> list[str]:
+    """The clause of each of ``theory.units`` in a program ``assemble`` wrote (a line each,
+    first, with its unit as a comment): what ``assemble`` takes to write it again."""
+    lines = program.splitlines()[: len(theory.units)]
+    return [line.partition(_COMMENT)[0].strip() for line in lines]
+
+
 def relation_words(clause: str) -> str:
     """A story fact's relation as a constant: ``rel("Ann", Aunt, "Bo")`` (the story's
     capital, a variable to the solver) is ``rel("Ann", aunt, "Bo")``."""

@@ -382,6 +382,72 @@ def test_a_story_units_fact_about_someone_it_does_not_name_is_resampled():
     assert not theory.names_its_people('rel("Ann", baby, "Ann").', "[Ann] had a baby.")
 
 
+class Recording(Scripted):
+    """A scripted student that keeps the prompts it was given."""
+
+    def __init__(self, replies):
+        super().__init__(replies)
+        self.prompts = []
+
+    def generate(self, prompts, **kw):
+        self.prompts += prompts
+        return super().generate(prompts, **kw)
+
+
+STORY = (
+    "[Jason] and his wife [Gabrielle] baked a cake for [Lisa], his daughter.\n"
+    "Who is Lisa to Gabrielle?"
+)
+
+
+def test_a_story_unit_that_leaves_someone_out_is_continued_when_no_answer_comes():
+    # One fact where the sentence tells two: the query finds no path. The repair asks the
+    # same unit again with its fact and 'rel("' as the start of the reply, and the
+    # continuation's fact joins the unit's clause.
+    student = Recording(['rel("Jason", wife, "Gabrielle").', 'Jason", daughter, "Lisa").'])
+    agent = Agent(student, config=AgentConfig(task="kinship", exemplars=0, max_repairs=1))
+    a = agent.ask(STORY)
+    assert (a.answer, a.grounded, student.calls) == ("daughter", True, 2)
+    prefill = student.prompts[1][-1]
+    assert prefill["role"] == "assistant"
+    assert prefill["content"].endswith('rel("Jason", wife, "Gabrielle"). rel("')
+    assert (
+        a.trace.programs[0]
+        .splitlines()[0]
+        .startswith('rel("Jason", wife, "Gabrielle"). rel("Jason", daughter, "Lisa").  % [Jason]')
+    )
+    assert [s.node for s in a.steps][-3:] == ["repair", "solve", "answer"]
+
+
+@pytest.mark.parametrize(
+    ("continuation", "max_repairs", "calls"),
+    [
+        ('Jason", wife, "Gabrielle").', 1, 2),  # names nobody left out: not kept
+        ('Lisa", sister, "Lisa").', 1, 2),  # one person twice: not kept
+        ('Jason", daughter, "Lisa").', 0, 1),  # no repairs allowed: not asked
+    ],
+)
+def test_a_continuation_that_adds_nobody_ends_in_the_fallback(continuation, max_repairs, calls):
+    student = Scripted(['rel("Jason", wife, "Gabrielle").', continuation, "daughter"])
+    agent = Agent(student, config=AgentConfig(task="kinship", exemplars=0, max_repairs=max_repairs))
+    a = agent.ask(STORY)
+    assert not a.grounded and a.failure == FailureClass.fallback_used
+    assert student.calls == calls + 1  # the fallback's direct answer; no second round
+
+
+def test_left_out_and_with_more_read_a_units_people():
+    unit = "[Jason] and his wife [Gabrielle] baked a cake for [Lisa], his daughter."
+    one = 'rel("Jason", wife, "Gabrielle").'
+    assert theory.left_out(one, unit) == ["Lisa"]
+    both = theory.with_more(one, 'Jason", Daughter, "Lisa"). rel("Lisa"', unit)
+    assert both == 'rel("Jason", wife, "Gabrielle"). rel("Jason", daughter, "Lisa").'
+    assert theory.left_out(both, unit) == []
+    assert theory.with_more(one, 'Jason", son, "Tom").', unit) is None  # not in the unit
+    assert theory.with_more(one, "nothing", unit) is None
+    th = theory.split(STORY, "story")
+    assert theory.unit_clauses(th, theory.assemble(th, [both])) == [both]
+
+
 def test_a_story_facts_capitalised_relation_is_read_as_the_word():
     # "[Scott] and his Father [Tim]": a capital makes Father a variable, an unsafe fact for
     # the solver; the graph reads it as the relation word, without resampling.
