@@ -357,7 +357,7 @@ def _incomplete(state: State, ctx: Context) -> dict[int, list[int]]:
         short = [
             j
             for j, (clause, unit) in enumerate(zip(clauses, th.sentences, strict=False))
-            if theory.clause_ok(clause) and theory.left_out(clause, unit)
+            if theory.completable(clause, unit)
         ]
         if short and not ok:
             found[i] = short
@@ -368,9 +368,10 @@ def complete_units(state: State, ctx: Context, t0: float) -> State:
     """The repair of a family story whose facts give no answer: a 135M student often
     stops after one fact where a sentence tells two ("[Jason] and his wife [Gabrielle]
     baked a cake for [Lisa], his daughter." gives the wife fact only, and the query finds
-    no path). Each unit that leaves out someone it names is asked again with its facts and
-    ``rel("`` as the start of the reply; a new fact is kept when it names someone left
-    out (``theory.with_more``); rounds go on while a unit still leaves someone out and its
+    no path). Each unit that leaves out someone it names is asked again with its facts
+    and the next fact's start as the start of the reply (``rel("Jason", ``:
+    ``theory.next_fact``); a new fact is kept when it names someone left out
+    (``theory.with_more``); rounds go on while a unit still leaves someone out and its
     last continuation was kept. Once per question."""
     mode = state["mode"]
     spec = MODE_SPECS[mode]
@@ -383,6 +384,7 @@ def complete_units(state: State, ctx: Context, t0: float) -> State:
         clauses = theory.unit_clauses(th, programs[i])
         added = 0
         while todo:
+            starts = {j: theory.next_fact(clauses[j], th.sentences[j]) for j in todo}
             messages = [
                 render.formulate_messages(mode, th.sentences[j], state.get("exemplars", ""))
                 for j in todo
@@ -393,13 +395,13 @@ def complete_units(state: State, ctx: Context, t0: float) -> State:
                 language=spec.language,
                 skill=mode,
                 max_new_tokens=SENTENCE_TOKENS,
-                prefills=[f"{clauses[j]} {theory.FACT_START}" for j in todo],
+                prefills=[f"{clauses[j]} {starts[j]}" for j in todo],
             )
             ptok += sum(g.prompt_tokens for g in outs)
             ctok += sum(g.completion_tokens for g in outs)
             still = []
             for j, m, g in zip(todo, messages, outs, strict=True):
-                more = theory.with_more(clauses[j], g.text, th.sentences[j])
+                more = theory.with_more(clauses[j], starts[j] + g.text, th.sentences[j])
                 raw.append(g.text)
                 attempts.append(_attempt("repair", prompt_id, m, g.text, more))
                 if more:

@@ -451,9 +451,6 @@ def names_its_people(clause: str, unit: str) -> bool:
     return True
 
 
-FACT_START = 'rel("'  # how a story fact starts: the graph prefills it to ask for one more
-
-
 def left_out(clause: str, unit: str) -> list[str]:
     """The people a story unit names that none of its facts mention ("[Jason] and his wife
     [Gabrielle] baked a cake for [Lisa], his daughter." with the wife fact only: Lisa)."""
@@ -461,14 +458,33 @@ def left_out(clause: str, unit: str) -> list[str]:
     return sorted(names(unit) - said)
 
 
-def with_more(clause: str, reply: str, unit: str) -> str | None:
-    """``clause`` and the first fact of ``reply`` (the student's continuation of ``clause``
-    and ``FACT_START``) when that fact is about the unit's people and names one the clause
-    left out; else None."""
-    fact = _REL_FACT.match(FACT_START + reply.lstrip())
-    if fact is None:
+def completable(clause: str, unit: str) -> bool:
+    """A unit's usable facts relate some of its people but leave one out: ``next_fact``
+    can ask for the rest."""
+    if not (clause_ok(clause) and names_its_people(clause, unit)):
+        return False
+    return 0 < len(left_out(clause, unit)) < len(names(unit))
+
+
+def next_fact(clause: str, unit: str) -> str:
+    """How the fact a unit's ``clause`` left out starts: ``rel("Jason", `` with the first
+    person of the unit that the clause relates (the one a sentence's two relations share:
+    "[Jason] and his wife [Gabrielle] baked a cake for [Lisa], his daughter."), for the
+    student to continue."""
+    said = set(re.findall(r'"([^"]*)"', clause))
+    order = _MARKED.findall(unit) or _NAME.findall(unit)
+    anchor = next((n for n in order if n in said), "")
+    return f'rel("{anchor}", '
+
+
+def with_more(clause: str, fact: str, unit: str) -> str | None:
+    """``clause`` and the first fact of ``fact`` (``next_fact`` and the student's
+    continuation) when that fact is about the unit's people and names one the clause left
+    out; else None."""
+    found = _REL_FACT.match(fact.strip())
+    if found is None:
         return None
-    more = f"{clause} {relation_words(fact.group(0))}"
+    more = f"{clause} {relation_words(found.group(0))}"
     gained = set(left_out(clause, unit)) - set(left_out(more, unit))
     return more if gained and clause_ok(more) and names_its_people(more, unit) else None
 

@@ -404,13 +404,13 @@ def test_a_story_unit_that_leaves_someone_out_is_continued_when_no_answer_comes(
     # One fact where the sentence tells two: the query finds no path. The repair asks the
     # same unit again with its fact and 'rel("' as the start of the reply, and the
     # continuation's fact joins the unit's clause.
-    student = Recording(['rel("Jason", wife, "Gabrielle").', 'Jason", daughter, "Lisa").'])
+    student = Recording(['rel("Jason", wife, "Gabrielle").', 'daughter, "Lisa").'])
     agent = Agent(student, config=AgentConfig(task="kinship", exemplars=0, max_repairs=1))
     a = agent.ask(STORY)
     assert (a.answer, a.grounded, student.calls) == ("daughter", True, 2)
     prefill = student.prompts[1][-1]
     assert prefill["role"] == "assistant"
-    assert prefill["content"].endswith('rel("Jason", wife, "Gabrielle"). rel("')
+    assert prefill["content"].endswith('rel("Jason", wife, "Gabrielle"). rel("Jason", ')
     assert (
         a.trace.programs[0]
         .splitlines()[0]
@@ -422,9 +422,9 @@ def test_a_story_unit_that_leaves_someone_out_is_continued_when_no_answer_comes(
 @pytest.mark.parametrize(
     ("continuation", "max_repairs", "calls"),
     [
-        ('Jason", wife, "Gabrielle").', 1, 2),  # names nobody left out: not kept
-        ('Lisa", sister, "Lisa").', 1, 2),  # one person twice: not kept
-        ('Jason", daughter, "Lisa").', 0, 1),  # no repairs allowed: not asked
+        ('wife, "Gabrielle").', 1, 2),  # names nobody left out: not kept
+        ('daughter, "Tom").', 1, 2),  # someone the sentence does not name: not kept
+        ('daughter, "Lisa").', 0, 1),  # no repairs allowed: not asked
     ],
 )
 def test_a_continuation_that_adds_nobody_ends_in_the_fallback(continuation, max_repairs, calls):
@@ -438,12 +438,16 @@ def test_a_continuation_that_adds_nobody_ends_in_the_fallback(continuation, max_
 def test_left_out_and_with_more_read_a_units_people():
     unit = "[Jason] and his wife [Gabrielle] baked a cake for [Lisa], his daughter."
     one = 'rel("Jason", wife, "Gabrielle").'
-    assert theory.left_out(one, unit) == ["Lisa"]
-    both = theory.with_more(one, 'Jason", Daughter, "Lisa"). rel("Lisa"', unit)
+    assert theory.left_out(one, unit) == ["Lisa"] and theory.completable(one, unit)
+    start = theory.next_fact('rel("Gabrielle", husband, "Jason").', unit)
+    assert start == 'rel("Jason", '  # the unit's first person the facts relate
+    both = theory.with_more(one, start + 'Daughter, "Lisa"). rel("Lisa"', unit)
     assert both == 'rel("Jason", wife, "Gabrielle"). rel("Jason", daughter, "Lisa").'
-    assert theory.left_out(both, unit) == []
-    assert theory.with_more(one, 'Jason", son, "Tom").', unit) is None  # not in the unit
-    assert theory.with_more(one, "nothing", unit) is None
+    assert theory.left_out(both, unit) == [] and not theory.completable(both, unit)
+    assert theory.with_more(one, start + 'son, "Tom").', unit) is None  # not in the unit
+    assert theory.with_more(one, start + "nothing", unit) is None
+    invented = 'rel("Reta", wife, "Gabrielle").'  # a name the unit lacks: nothing to continue
+    assert not theory.completable(invented, unit)
     th = theory.split(STORY, "story")
     assert theory.unit_clauses(th, theory.assemble(th, [both])) == [both]
 
