@@ -357,7 +357,7 @@ def _incomplete(state: State, ctx: Context) -> dict[int, list[int]]:
         short = [
             j
             for j, (clause, unit) in enumerate(zip(clauses, th.sentences, strict=False))
-            if theory.completable(clause, unit)
+            if theory.completable(theory.own_facts(clause, unit), unit)
         ]
         if short and not ok:
             found[i] = short
@@ -372,7 +372,8 @@ def complete_units(state: State, ctx: Context, t0: float) -> State:
     and the next fact's start as the start of the reply (``rel("Jason", ``:
     ``theory.next_fact``); a new fact is kept when it names someone left out
     (``theory.with_more``); rounds go on while a unit still leaves someone out and its
-    last continuation was kept. Once per question."""
+    last continuation was kept. Every unit keeps only its facts about its own people
+    (``theory.own_facts``). Once per question."""
     mode = state["mode"]
     spec = MODE_SPECS[mode]
     th = theory.split(state["question"], spec.per_sentence)
@@ -382,6 +383,9 @@ def complete_units(state: State, ctx: Context, t0: float) -> State:
     attempts, steps, raw, ptok, ctok = [], [], [], 0, 0
     for i, todo in _incomplete(state, ctx).items():
         clauses = theory.unit_clauses(th, programs[i])
+        clauses[: len(th.sentences)] = [
+            theory.own_facts(c, u) for c, u in zip(clauses, th.sentences, strict=False)
+        ]
         added = 0
         while todo:
             starts = {j: theory.next_fact(clauses[j], th.sentences[j]) for j in todo}

@@ -458,6 +458,14 @@ def left_out(clause: str, unit: str) -> list[str]:
     return sorted(names(unit) - said)
 
 
+def own_facts(clause: str, unit: str) -> str:
+    """The ``rel/3`` facts of a unit's clause that relate two people the unit names: what
+    is left when a reply that no resample mended ("rel("Lisa", daughter, "Lisa").", a
+    name the story lacks, a stray ``rel("rel(``) is read for what it holds."""
+    facts = (relation_words(f) for f in _REL_FACT.findall(clause))
+    return " ".join(f for f in facts if names_its_people(f, unit))
+
+
 def completable(clause: str, unit: str) -> bool:
     """A unit's usable facts relate some of its people but leave one out: ``next_fact``
     can ask for the rest."""

@@ -419,6 +419,21 @@ def test_a_story_unit_that_leaves_someone_out_is_continued_when_no_answer_comes(
     assert [s.node for s in a.steps][-3:] == ["repair", "solve", "answer"]
 
 
+def test_the_completion_drops_a_units_facts_about_people_it_does_not_name():
+    # A self-loop that no resample mended is dropped, and the unit is completed from the
+    # fact that stays.
+    student = Recording([
+        'rel("Jason", wife, "Gabrielle"). rel("Lisa", daughter, "Lisa").',
+        'daughter, "Lisa").',
+    ])  # fmt: skip
+    config = AgentConfig(task="kinship", exemplars=0, max_repairs=1, syntax_retries=0)
+    a = Agent(student, config=config).ask(STORY)
+    assert (a.answer, a.grounded, student.calls) == ("daughter", True, 2)
+    assert student.prompts[1][-1]["content"].endswith(
+        '\nrel("Jason", wife, "Gabrielle"). rel("Jason", '
+    )
+
+
 @pytest.mark.parametrize(
     ("continuation", "max_repairs", "calls"),
     [
@@ -448,6 +463,9 @@ def test_left_out_and_with_more_read_a_units_people():
     assert theory.with_more(one, start + "nothing", unit) is None
     invented = 'rel("Reta", wife, "Gabrielle").'  # a name the unit lacks: nothing to continue
     assert not theory.completable(invented, unit)
+    assert theory.own_facts(f'rel("rel({one} {invented} rel("Lisa", Sister, "Jason").', unit) == (
+        f'{one} rel("Lisa", sister, "Jason").'
+    )
     th = theory.split(STORY, "story")
     assert theory.unit_clauses(th, theory.assemble(th, [both])) == [both]
 
