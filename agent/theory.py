@@ -39,6 +39,7 @@ _ATOM = rf"-?[a-z]\w*\(\s*{_ARG}(?:\s*,\s*{_ARG})*\s*\)"
 _CLAUSES = re.compile(rf"^(?:\s*{_ATOM}(?:\s*:-\s*{_ATOM}(?:\s*,\s*{_ATOM})*)?\s*\.)+\s*$")
 _COMMENT = "  % "
 _REL_FACT = re.compile(r'\brel\(\s*"[^"]*"\s*,\s*\w+\s*,\s*"[^"]*"\s*\)\.')
+_REL_PARTS = re.compile(r'rel\(\s*"([^"]*)"\s*,\s*(\w+)\s*,\s*"([^"]*)"\s*\)\.')
 _REL_WORD = re.compile(r'(\brel\(\s*"[^"]*"\s*,\s*)([A-Z]\w*)')
 
 
@@ -482,17 +483,18 @@ def next_fact(clause: str, unit: str) -> str:
     said = set(re.findall(r'"([^"]*)"', clause))
     order = _MARKED.findall(unit) or _NAME.findall(unit)
     anchor = next((n for n in order if n in said), "")
-    return f'rel("{anchor}", '
+    return f'rel("{anchor}",'  # no space after: the student's token for the word carries it
 
 
 def with_more(clause: str, fact: str, unit: str) -> str | None:
     """``clause`` and the first fact of ``fact`` (``next_fact`` and the student's
     continuation) when that fact is about the unit's people and names one the clause left
     out; else None."""
-    found = _REL_FACT.match(fact.strip())
+    found = _REL_PARTS.match(fact.strip())
     if found is None:
         return None
-    more = f"{clause} {relation_words(found.group(0))}"
+    a, word, b = found.groups()
+    more = f'{clause} rel("{a}", {word.lower()}, "{b}").'
     gained = set(left_out(clause, unit)) - set(left_out(more, unit))
     return more if gained and clause_ok(more) and names_its_people(more, unit) else None
 
