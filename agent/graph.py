@@ -399,7 +399,7 @@ def complete_units(state: State, ctx: Context, t0: float) -> State:
                 language=spec.language,
                 skill=mode,
                 max_new_tokens=SENTENCE_TOKENS,
-                prefills=[f"{clauses[j]} {starts[j]}" for j in todo],
+                prefills=[f"{clauses[j]} {starts[j]}".lstrip() for j in todo],
             )
             ptok += sum(g.prompt_tokens for g in outs)
             ctok += sum(g.completion_tokens for g in outs)

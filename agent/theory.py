@@ -468,21 +468,21 @@ def own_facts(clause: str, unit: str) -> str:
 
 
 def completable(clause: str, unit: str) -> bool:
-    """A unit's usable facts relate some of its people but leave one out: ``next_fact``
-    can ask for the rest."""
-    if not (clause_ok(clause) and names_its_people(clause, unit)):
+    """A unit's facts (none, or usable ones) leave out someone it names: ``next_fact`` can
+    ask for the rest."""
+    if clause.strip() and not (clause_ok(clause) and names_its_people(clause, unit)):
         return False
-    return 0 < len(left_out(clause, unit)) < len(names(unit))
+    return bool(left_out(clause, unit))
 
 
 def next_fact(clause: str, unit: str) -> str:
-    """How the fact a unit's ``clause`` left out starts: ``rel("Jason", `` with the first
+    """How the fact a unit's ``clause`` left out starts: ``rel("Jason",`` with the first
     person of the unit that the clause relates (the one a sentence's two relations share:
-    "[Jason] and his wife [Gabrielle] baked a cake for [Lisa], his daughter."), for the
-    student to continue."""
+    "[Jason] and his wife [Gabrielle] baked a cake for [Lisa], his daughter."), or the
+    unit's first person when it relates no one, for the student to continue."""
     said = set(re.findall(r'"([^"]*)"', clause))
-    order = _MARKED.findall(unit) or _NAME.findall(unit)
-    anchor = next((n for n in order if n in said), "")
+    order = [n for n in _MARKED.findall(unit) or _NAME.findall(unit) if n not in _NOT_NAMES]
+    anchor = next((n for n in order if n in said), order[0] if order else "")
     return f'rel("{anchor}",'  # no space after: the student's token for the word carries it
 
 

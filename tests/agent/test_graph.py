@@ -434,6 +434,19 @@ def test_the_completion_drops_a_units_facts_about_people_it_does_not_name():
     )
 
 
+def test_a_unit_whose_facts_name_none_of_its_people_is_written_from_its_first_person():
+    student = Recording([
+        'rel("Reta", wife, "Gabrielle").', 'wife, "Gabrielle").', 'daughter, "Lisa").'
+    ])  # fmt: skip
+    config = AgentConfig(task="kinship", exemplars=0, max_repairs=1, syntax_retries=0)
+    a = Agent(student, config=config).ask(STORY)
+    assert (a.answer, a.grounded, student.calls) == ("daughter", True, 3)
+    assert student.prompts[1][-1]["content"].endswith('\nrel("Jason",')
+    assert student.prompts[2][-1]["content"].endswith(
+        '\nrel("Jason", wife, "Gabrielle"). rel("Jason",'
+    )
+
+
 @pytest.mark.parametrize(
     ("continuation", "max_repairs", "calls"),
     [
@@ -461,8 +474,9 @@ def test_left_out_and_with_more_read_a_units_people():
     assert theory.left_out(both, unit) == [] and not theory.completable(both, unit)
     assert theory.with_more(one, start + 'son, "Tom").', unit) is None  # not in the unit
     assert theory.with_more(one, start + "nothing", unit) is None
-    invented = 'rel("Reta", wife, "Gabrielle").'  # a name the unit lacks: nothing to continue
-    assert not theory.completable(invented, unit)
+    invented = 'rel("Reta", wife, "Gabrielle").'  # read as no facts: the first person leads
+    assert not theory.completable(invented, unit) and theory.completable("", unit)
+    assert theory.next_fact(theory.own_facts(invented, unit), unit) == 'rel("Jason",'
     assert theory.own_facts(f'rel("rel({one} {invented} rel("Lisa", Sister, "Jason").', unit) == (
         f'{one} rel("Lisa", sister, "Jason").'
     )
