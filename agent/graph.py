@@ -298,11 +298,18 @@ def _formulate_sentences(state: State, ctx: Context, t0: float, prompt_id: str) 
 
 
 def run_solver(state: State, ctx: Context) -> State:
+    """Each program through its solver. A family story whose facts imply no relation is
+    settled by turning each fact round (``verify.settle``), once no completion of its
+    units is still to come: a unit that left someone out is completed first."""
     t0 = time.perf_counter()
     spec = MODE_SPECS[state["mode"]]
+    turn = [spec.per_sentence == "story"] * len(state["programs"])
+    if any(turn) and not state.get("completed") and _may_repair(state, ctx):
+        th = theory.split(state["question"], spec.per_sentence)
+        turn = [not _short_units(th, p) for p in state["programs"]]
     results = [
-        verify.solved(state["mode"], p, ctx.solve, ctx.cfg.solver_timeout_s)
-        for p in state["programs"]
+        verify.solved(state["mode"], p, ctx.solve, ctx.cfg.solver_timeout_s, turn=t)
+        for p, t in zip(state["programs"], turn, strict=True)
     ]
     dumped = [r.model_dump(mode="json") for r in results]
     return {
@@ -337,9 +344,11 @@ def after_solve(state: State, ctx: Context) -> str:
         state.get("completed") or not _incomplete(state, ctx)
     ):
         return "fallback"  # each sentence was checked and resampled in formulate already
-    if state.get("repairs", 0) < ctx.cfg.max_repairs and _budget_left(ctx, state):
-        return "repair"
-    return "fallback"
+    return "repair" if _may_repair(state, ctx) else "fallback"
+
+
+def _may_repair(state: State, ctx: Context) -> bool:
+    return state.get("repairs", 0) < ctx.cfg.max_repairs and _budget_left(ctx, state)
 
 
 def _incomplete(state: State, ctx: Context) -> dict[int, list[int]]:
@@ -353,15 +362,20 @@ def _incomplete(state: State, ctx: Context) -> dict[int, list[int]]:
     th = theory.split(state["question"], "story")
     found = {}
     for i, (program, ok) in enumerate(zip(state["programs"], _usable(state), strict=True)):
-        clauses = theory.unit_clauses(th, program)
-        short = [
-            j
-            for j, (clause, unit) in enumerate(zip(clauses, th.sentences, strict=False))
-            if theory.completable(theory.own_facts(clause, unit), unit)
-        ]
+        short = _short_units(th, program)
         if short and not ok:
             found[i] = short
     return found
+
+
+def _short_units(th: theory.Theory, program: str) -> list[int]:
+    """The units of a story's program whose facts leave out someone the unit names."""
+    clauses = theory.unit_clauses(th, program)
+    return [
+        j
+        for j, (clause, unit) in enumerate(zip(clauses, th.sentences, strict=False))
+        if theory.completable(theory.own_facts(clause, unit), unit)
+    ]
 
 
 def complete_units(state: State, ctx: Context, t0: float) -> State:

@@ -518,6 +518,15 @@ def without_each_fact(program: str) -> list[str]:
     return [program[:a] + program[b:] for a, b in spans]
 
 
+def with_each_fact_turned(program: str) -> list[str]:
+    """The program once per ``rel/3`` fact in it, that fact's two people swapped
+    (``rel("Connie", daughter, "Patricia").`` read the other way round)."""
+    return [
+        f'{program[: m.start()]}rel("{m[3]}", {m[2]}, "{m[1]}").{program[m.end() :]}'
+        for m in _REL_PARTS.finditer(program)
+    ]
+
+
 def clause_ok(clause: str, statement: bool = False) -> bool:
     """A translation the graph can use: facts and rules over ``p(a)`` / ``-p(a, b)`` atoms,
     each ending in a full stop, no head variable without a body; for the statement one

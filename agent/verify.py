@@ -8,8 +8,9 @@ and training all call this module, so a program gets the same verdict everywhere
 - ``answer_of(result, answer_type)``: the one answer a solver result denotes, normalised
   (an ASP ``answer(X)`` atom, a single Prolog binding, a Python value), or None;
 - ``settle(mode, program, result)``: a family story whose facts imply several relations,
-  answered by leaving each fact out in turn; ``solved(mode, program)``: request, solve
-  and settle in one call;
+  answered by leaving each fact out in turn (with ``turn``, one that implies none, by
+  turning each fact round in turn); ``solved(mode, program)``: request, solve and settle
+  in one call;
 - ``vote(answers)``: majority over answers, first seen wins ties (PoT/PAL maj@k);
 - ``matches(prediction, gold, answer_type)``: the one comparison (``agent.normalize``);
 - ``run(mode, programs, gold=...)``: all of the above, as a ``Verdict``;
@@ -103,26 +104,35 @@ def settle(
     solver: Callable[[SolverRequest], SolverResult] = solve,
     timeout_s: float = 5.0,
     facts: str = "",
+    turn: bool = False,
 ) -> SolverResult:
     """A family story's facts that imply several relations hold a wrong one (a son written
     the wrong way round): solved once without each ``rel/3`` fact, the relation that
-    strictly most of those programs imply alone is the answer, and the detail says so;
-    else (a tie, no single answer, another mode) the result stands."""
+    strictly most of those programs imply alone is the answer, and the detail says so.
+    With ``turn``, facts that imply no relation are solved once with each fact's people
+    swapped (a fact written backwards composes into no rule: "[Patricia] had picked her
+    daughter [Connie]" as Patricia being Connie's daughter), the same vote. Else (a tie,
+    no single answer, another mode) the result stands."""
     found = asp_answers(result)
-    if MODE_SPECS[mode].per_sentence != "story" or len(found) < 2:
+    if MODE_SPECS[mode].per_sentence != "story" or result.status != "ok" or len(found) == 1:
         return result
-    alone = [
-        asp_answers(solver(request(mode, p, timeout_s, facts)))
-        for p in theory.without_each_fact(program)
-    ]
+    if found:
+        variants, how = theory.without_each_fact(program), "without each"
+    elif turn:
+        variants, how = theory.with_each_fact_turned(program), "with each"
+    else:
+        return result
+    alone = [asp_answers(solver(request(mode, p, timeout_s, facts))) for p in variants]
     counts = Counter(a[0] for a in alone if len(a) == 1).most_common(2)
     if not counts or (len(counts) > 1 and counts[0][1] == counts[1][1]):
         return result
     best, votes = counts[0]
+    implied = f"imply {', '.join(found)}" if found else "imply no relation"
+    turned = "" if found else " turned round"
     return result.model_copy(update={
         "answer": [[f"answer({best})"]],
-        "detail": f"the facts imply {', '.join(found)}; without each of the {len(alone)} "
-        f"facts in turn, {votes} imply {best} alone, more than any other",
+        "detail": f"the facts {implied}; {how} of the {len(alone)} facts{turned} in turn, "
+        f"{votes} imply {best} alone, more than any other",
     })  # fmt: skip
 
 
@@ -132,11 +142,12 @@ def solved(
     solver: Callable[[SolverRequest], SolverResult] = solve,
     timeout_s: float = 5.0,
     facts: str = "",
+    turn: bool = False,
 ) -> SolverResult:
     """A mode's program through its solver: the ``request``, then ``settle``; every path
     that solves a program (the graph, ``run``) goes through here."""
     first = solver(request(mode, program, timeout_s, facts))
-    return settle(mode, program, first, solver, timeout_s, facts)
+    return settle(mode, program, first, solver, timeout_s, facts, turn)
 
 
 def unusable(result: SolverResult) -> str:

@@ -447,6 +447,22 @@ def test_a_unit_whose_facts_name_none_of_its_people_is_written_from_its_first_pe
     )
 
 
+def test_a_story_whose_facts_imply_nothing_is_settled_by_turning_a_fact_round():
+    # Every unit names its people, so nothing is left to complete: the solve step turns
+    # each fact round in turn (verify.settle) and the backwards one gives the answer.
+    student = Scripted([
+        'rel("Christine", mother, "Patricia").', 'rel("Timothy", sister, "Christina").',
+        'rel("Christina", sister, "Connie").', 'rel("Connie", daughter, "Patricia").',
+    ])  # fmt: skip
+    a = Agent(student, config=AgentConfig(task="kinship", exemplars=0, max_repairs=1)).ask(
+        "[Christine] bought her mother, [Patricia], a puppy. [Timothy] likes to visit his "
+        "sister [Christina]. [Christina] took her sister, [Connie], out to dinner. [Patricia] "
+        "had picked her daughter [Connie] a dress.\nWho is Timothy to Christine?"
+    )
+    assert (a.answer, a.grounded, student.calls) == ("brother", True, 4)
+    assert "turned round" in a.trace.results[0].detail
+
+
 @pytest.mark.parametrize(
     ("continuation", "max_repairs", "calls"),
     [

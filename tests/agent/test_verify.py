@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from agent import verify
+from agent import theory, verify
 from agent.api import Agent
 from agent.graph import AgentConfig
 from agent.students import Generation
@@ -112,3 +112,27 @@ def test_a_story_whose_facts_conflict_is_answered_by_leaving_each_fact_out():
     assert verify.run("asp", [tie + query]).answer is None
     # another mode is never settled
     assert verify.settle("deductive", wrong, first) is first
+
+
+BACKWARDS = (
+    'rel("Christine", mother, "Patricia"). rel("Timothy", sister, "Christina").\n'
+    'rel("Christina", sister, "Connie"). rel("Connie", daughter, "Patricia").\n'
+    'query("Christine", "Timothy").\nname_gender("Timothy", male).\n'
+)
+
+
+def test_a_story_whose_facts_imply_nothing_is_answered_by_turning_each_fact_round():
+    # "[Patricia] had picked her daughter [Connie]" written backwards: Patricia as Connie's
+    # daughter makes Connie Christine's grandparent, and a grandparent's sibling composes
+    # into no rule. Turned round, that fact (and one other) gives brother.
+    assert verify.answer_of(verify.solved("asp", BACKWARDS), "label") is None  # off by default
+    settled = verify.solved("asp", BACKWARDS, turn=True)
+    assert verify.answer_of(settled, "label") == "brother"
+    assert "with each of the 4 facts turned round in turn, 2 imply brother" in settled.detail
+    assert theory.with_each_fact_turned('rel("A", son, "B"). % x\nrel("B", Aunt, "C").') == [
+        'rel("B", son, "A"). % x\nrel("B", Aunt, "C").',
+        'rel("A", son, "B"). % x\nrel("C", Aunt, "B").',
+    ]
+    # errors and other modes are never turned
+    failed = solve(verify.request("asp", "rel(("))
+    assert verify.settle("asp", "rel((", failed, turn=True) is failed
