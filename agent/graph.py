@@ -304,7 +304,7 @@ def run_solver(state: State, ctx: Context) -> State:
     t0 = time.perf_counter()
     spec = MODE_SPECS[state["mode"]]
     turn = [spec.per_sentence == "story"] * len(state["programs"])
-    if any(turn) and not state.get("completed") and _may_repair(state, ctx):
+    if any(turn) and _completion_may_come(state, ctx):
         th = theory.split(state["question"], spec.per_sentence)
         turn = [not _short_units(th, p) for p in state["programs"]]
     results = [
@@ -340,10 +340,11 @@ def _usable(state: State) -> list[bool]:
 def after_solve(state: State, ctx: Context) -> str:
     if any(_usable(state)):
         return "answer"
-    if MODE_SPECS[state["mode"]].per_sentence and (
-        state.get("completed") or not _incomplete(state, ctx)
-    ):
-        return "fallback"  # each sentence was checked and resampled in formulate already
+    if MODE_SPECS[state["mode"]].per_sentence:
+        # each sentence was checked and resampled in formulate already; a story's units
+        # that left someone out may still be completed
+        completing = _completion_may_come(state, ctx) and _incomplete(state)
+        return "repair" if completing else "fallback"
     return "repair" if _may_repair(state, ctx) else "fallback"
 
 
@@ -351,14 +352,20 @@ def _may_repair(state: State, ctx: Context) -> bool:
     return state.get("repairs", 0) < ctx.cfg.max_repairs and _budget_left(ctx, state)
 
 
-def _incomplete(state: State, ctx: Context) -> dict[int, list[int]]:
+def _completion_may_come(state: State, ctx: Context) -> bool:
+    """A family story whose units may still be completed (``complete_units``): not yet,
+    a repair left, and a student that continues a prefilled reply."""
+    return (
+        MODE_SPECS[state["mode"]].per_sentence == "story"
+        and getattr(ctx.student, "prefill", True)
+        and not state.get("completed")
+        and _may_repair(state, ctx)
+    )
+
+
+def _incomplete(state: State) -> dict[int, list[int]]:
     """For each family-story program with no usable answer, the units whose facts leave
-    out someone the unit names (``theory.left_out``); empty for other modes and for a
-    student that cannot continue a prefilled reply."""
-    if MODE_SPECS[state["mode"]].per_sentence != "story" or not getattr(
-        ctx.student, "prefill", True
-    ):
-        return {}
+    out someone the unit names (``theory.left_out``)."""
     th = theory.split(state["question"], "story")
     found = {}
     for i, (program, ok) in enumerate(zip(state["programs"], _usable(state), strict=True)):
@@ -395,7 +402,7 @@ def complete_units(state: State, ctx: Context, t0: float) -> State:
     prompt_id = render.template_id(mode)
     number = state.get("repairs", 0) + 1
     attempts, steps, raw, ptok, ctok = [], [], [], 0, 0
-    for i, todo in _incomplete(state, ctx).items():
+    for i, todo in _incomplete(state).items():
         clauses = theory.unit_clauses(th, programs[i])
         clauses[: len(th.sentences)] = [
             theory.own_facts(c, u) for c, u in zip(clauses, th.sentences, strict=False)

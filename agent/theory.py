@@ -38,8 +38,8 @@ _ARG = r'(?:\w+|"[^"]*")'
 _ATOM = rf"-?[a-z]\w*\(\s*{_ARG}(?:\s*,\s*{_ARG})*\s*\)"
 _CLAUSES = re.compile(rf"^(?:\s*{_ATOM}(?:\s*:-\s*{_ATOM}(?:\s*,\s*{_ATOM})*)?\s*\.)+\s*$")
 _COMMENT = "  % "
-_REL_FACT = re.compile(r'\brel\(\s*"[^"]*"\s*,\s*\w+\s*,\s*"[^"]*"\s*\)\.')
-_REL_PARTS = re.compile(r'rel\(\s*"([^"]*)"\s*,\s*(\w+)\s*,\s*"([^"]*)"\s*\)\.')
+_REL_FACT = re.compile(r'\brel\(\s*"([^"]*)"\s*,\s*(\w+)\s*,\s*"([^"]*)"\s*\)\.')
+_QUOTED = re.compile(r'"([^"]*)"')  # a story fact's people
 _REL_WORD = re.compile(r'(\brel\(\s*"[^"]*"\s*,\s*)([A-Z]\w*)')
 
 
@@ -446,7 +446,7 @@ def names_its_people(clause: str, unit: str) -> bool:
     no ``"Niece"`` the story never mentions, no ``rel("Nola", baby, "Nola")``."""
     told = names(unit)
     for args in re.findall(r"\w+\(([^()]*)\)", clause):
-        people = re.findall(r'"([^"]*)"', args)
+        people = _QUOTED.findall(args)
         if not set(people) <= told or len(people) != len(set(people)):
             return False
     return True
@@ -455,15 +455,14 @@ def names_its_people(clause: str, unit: str) -> bool:
 def left_out(clause: str, unit: str) -> list[str]:
     """The people a story unit names that none of its facts mention ("[Jason] and his wife
     [Gabrielle] baked a cake for [Lisa], his daughter." with the wife fact only: Lisa)."""
-    said = set(re.findall(r'"([^"]*)"', clause))
-    return sorted(names(unit) - said)
+    return sorted(names(unit) - set(_QUOTED.findall(clause)))
 
 
 def own_facts(clause: str, unit: str) -> str:
     """The ``rel/3`` facts of a unit's clause that relate two people the unit names: what
     is left when a reply that no resample mended ("rel("Lisa", daughter, "Lisa").", a
     name the story lacks, a stray ``rel("rel(``) is read for what it holds."""
-    facts = (relation_words(f) for f in _REL_FACT.findall(clause))
+    facts = (relation_words(m[0]) for m in _REL_FACT.finditer(clause))
     return " ".join(f for f in facts if names_its_people(f, unit))
 
 
@@ -480,7 +479,7 @@ def next_fact(clause: str, unit: str) -> str:
     person of the unit that the clause relates (the one a sentence's two relations share:
     "[Jason] and his wife [Gabrielle] baked a cake for [Lisa], his daughter."), or the
     unit's first person when it relates no one, for the student to continue."""
-    said = set(re.findall(r'"([^"]*)"', clause))
+    said = set(_QUOTED.findall(clause))
     order = [n for n in _MARKED.findall(unit) or _NAME.findall(unit) if n not in _NOT_NAMES]
     anchor = next((n for n in order if n in said), order[0] if order else "")
     return f'rel("{anchor}",'  # no space after: the student's token for the word carries it
@@ -490,7 +489,7 @@ def with_more(clause: str, fact: str, unit: str) -> str | None:
     """``clause`` and the first fact of ``fact`` (``next_fact`` and the student's
     continuation) when that fact is about the unit's people and names one the clause left
     out; else None."""
-    found = _REL_PARTS.match(fact.strip())
+    found = _REL_FACT.match(fact.strip())
     if found is None:
         return None
     a, word, b = found.groups()
@@ -523,7 +522,7 @@ def with_each_fact_turned(program: str) -> list[str]:
     (``rel("Connie", daughter, "Patricia").`` read the other way round)."""
     return [
         f'{program[: m.start()]}rel("{m[3]}", {m[2]}, "{m[1]}").{program[m.end() :]}'
-        for m in _REL_PARTS.finditer(program)
+        for m in _REL_FACT.finditer(program)
     ]
 
 
