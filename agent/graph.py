@@ -235,7 +235,8 @@ def _formulate_sentences(state: State, ctx: Context, t0: float, prompt_id: str) 
     """The per-sentence form (``agent.theory``): every sentence of the theory and the
     statement in one batched call, replies that are no clause (the statement: no ground
     literal; a story unit: a fact about someone the unit does not name) resampled, then
-    one program assembled from the translations."""
+    one program assembled from the translations; in a theory, a predicate a sentence named
+    unlike the rest is renamed to theirs (``theory.align_vocabulary``)."""
     mode = state["mode"]
     spec = MODE_SPECS[mode]
     th = theory.split(state["question"], spec.per_sentence)
@@ -243,6 +244,7 @@ def _formulate_sentences(state: State, ctx: Context, t0: float, prompt_id: str) 
     messages = [render.formulate_messages(mode, u, state.get("exemplars", "")) for u in units]
     k = max(1, ctx.cfg.vote_k)
     programs, raw, attempts, ptok, ctok = [], [], [], 0, 0
+    renames: set[str] = set()  # predicates a sentence named unlike the rest (align_vocabulary)
 
     def call(todo: list[int], temperature: float, seed: int) -> list[Any]:
         nonlocal ptok, ctok
@@ -286,15 +288,19 @@ def _formulate_sentences(state: State, ctx: Context, t0: float, prompt_id: str) 
             for i, g in zip(bad, call(bad, 0.8, seed), strict=True):
                 texts[i] = g.text
         clauses = [clause_of(t) for t in texts]
+        if spec.per_sentence == "statement":
+            clauses, renamed = theory.align_vocabulary(th, clauses)
+            renames.update(f"{a} as {b}" for a, b in renamed.items())
         programs.append(theory.assemble(th, clauses))
         raw.append("\n".join(texts))
         attempts += [
             _attempt("formulate", prompt_id, m, t, c)
             for m, t, c in zip(messages, texts, clauses, strict=True)
         ]
-    return _formulated(
-        programs, raw, attempts, prompt_id, (ptok, ctok), t0, spec.solver, f"{len(units)} sentences"
-    )
+    said = f"{len(units)} sentences"
+    if renames:
+        said += f"; renamed {', '.join(sorted(renames))}"
+    return _formulated(programs, raw, attempts, prompt_id, (ptok, ctok), t0, spec.solver, said)
 
 
 def run_solver(state: State, ctx: Context) -> State:

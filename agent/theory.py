@@ -26,9 +26,12 @@ true or false. Training reads the same comments back (``pairs``).
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import zip_longest
+
+import snowballstemmer
 
 from agent.names import gender as names_gender
 
@@ -38,6 +41,7 @@ _ARG = r'(?:\w+|"[^"]*")'
 _ATOM = rf"-?[a-z]\w*\(\s*{_ARG}(?:\s*,\s*{_ARG})*\s*\)"
 _CLAUSES = re.compile(rf"^(?:\s*{_ATOM}(?:\s*:-\s*{_ATOM}(?:\s*,\s*{_ATOM})*)?\s*\.)+\s*$")
 _COMMENT = "  % "
+_STEMMER = snowballstemmer.stemmer("english")
 _REL_FACT = re.compile(r'\brel\(\s*"([^"]*)"\s*,\s*(\w+)\s*,\s*"([^"]*)"\s*\)\.')
 _QUOTED = re.compile(r'"([^"]*)"')  # a story fact's people
 _REL_WORD = re.compile(r'(\brel\(\s*"[^"]*"\s*,\s*)([A-Z]\w*)')
@@ -539,6 +543,58 @@ def clause_ok(clause: str, statement: bool = False) -> bool:
         if re.search(r"[(,]\s*[A-Z]", head) and not body.strip():
             return False
     return True
+
+
+_ATOM_PARTS = re.compile(rf"(-?)([a-z]\w*)\(\s*({_ARG}(?:\s*,\s*{_ARG})*)\s*\)")
+
+
+def _atoms(clause: str) -> tuple[list[tuple[str, int]], list[tuple[str, int]]]:
+    """The predicates (name, arity) a clause defines (heads, facts) and those it uses
+    (rule bodies), negation set aside: ``-red(X) :- cold(X).`` defines red/1, uses cold/1."""
+    defined: list[tuple[str, int]] = []
+    used: list[tuple[str, int]] = []
+    for one in clause.split(".")[:-1]:
+        head, _, body = one.partition(":-")
+        for part, into in ((head, defined), (body, used)):
+            into += [(m[2], m[3].count(",") + 1) for m in _ATOM_PARTS.finditer(part)]
+    return defined, used
+
+
+def _stem(word: str) -> str:
+    return _STEMMER.stemWord(word)
+
+
+def align_vocabulary(theory: Theory, clauses: Sequence[str]) -> tuple[list[str], dict[str, str]]:
+    """Sentence translations made to share one vocabulary: a predicate that a rule or the
+    statement uses and no sentence defines, where exactly one defined predicate of the same
+    arity has its stem (Snowball's English stemmer), is renamed to it. Each sentence was
+    translated alone, so "If something chases the rabbit ..." may say ``chasing(X, rabbit)``
+    where the facts say ``chases``: that rule would never fire. Returns the clauses and the
+    renames (``{"chasing/2": "chases"}``); a predicate with no such twin is left as written
+    (a theory may well mention what it never states)."""
+    defined: Counter[tuple[str, int]] = Counter()
+    used: set[tuple[str, int]] = set()
+    for i, clause in enumerate(clauses):
+        if theory.judged and i == len(clauses) - 1:  # the statement only asks
+            used.update(_atoms(f"query :- {clause.strip().rstrip('.')}.")[1])
+            continue
+        heads, body = _atoms(clause)
+        defined.update(heads)
+        used.update(body)
+    renames: dict[tuple[str, int], str] = {}
+    for name, arity in sorted(used - set(defined)):
+        twins = [d for (d, n) in defined if n == arity and _stem(d) == _stem(name)]
+        if len(twins) == 1:
+            renames[(name, arity)] = twins[0]
+    if not renames:
+        return list(clauses), {}
+
+    def renamed(m: re.Match[str]) -> str:
+        to = renames.get((m[2], m[3].count(",") + 1))
+        return f"{m[1]}{to}({m[3]})" if to else m[0]
+
+    out = [_ATOM_PARTS.sub(renamed, c) for c in clauses]
+    return out, {f"{name}/{arity}": to for (name, arity), to in renames.items()}
 
 
 def assemble(theory: Theory, clauses: Sequence[str]) -> str:

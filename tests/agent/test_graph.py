@@ -355,6 +355,22 @@ def test_a_closed_world_question_is_decided_by_what_it_offers(asking, expected):
     assert a.trace.programs[0].endswith("closed_world.\n") == (expected == "false")
 
 
+def test_a_rule_that_names_a_fact_unlike_the_facts_is_aligned_and_fires():
+    # "chases" in the fact, "chasing" in the rule: as written the rule never fires and the
+    # answer would be unknown; the step says what was renamed.
+    student = Scripted(["chases(cat, rabbit).", "big(X) :- chasing(X, rabbit).", "big(cat)."])
+    agent = Agent(student, config=AgentConfig(task="deductive", exemplars=0))
+    a = agent.ask(
+        "The cat chases the rabbit. If something chases the rabbit then it is big.\n"
+        "Based on the above information, is the following statement true, false, or "
+        "unknown? The cat is big."
+    )
+    assert (a.answer, a.grounded) == ("true", True)
+    assert "big(X) :- chases(X, rabbit)." in a.trace.programs[0]
+    formulate = next(s for s in a.steps if s.node == "formulate")
+    assert "renamed chasing/2 as chases" in formulate.text
+
+
 def test_a_sentence_that_is_no_clause_is_resampled_and_a_statement_must_be_a_literal():
     # The first statement reply is a rule, not a ground literal: resampled at temperature.
     student = Scripted(["cold(bob).", "kind(X) :- cold(X).", "kind(X) :- x.", "kind(bob)."])

@@ -309,3 +309,50 @@ def test_a_program_without_sentences_is_matched_to_the_context_in_order():
     ]
     unmatched = to_asp(raw, ["Max is a wumpus.", "Dogs bark."], "Max is sour.")
     assert [s for s, _ in theory.pairs(unmatched)] == ["Max is sour."]
+
+
+CHASE = theory.split(
+    f"The cat chases the rabbit. If something chases the rabbit then it is big.\n"
+    f"{PROOFWRITER_ASK} The cat is big."
+)
+
+
+@pytest.mark.parametrize(
+    "clauses, aligned, renames",
+    [
+        # a rule's body named apart from the fact it needs: renamed, so the rule fires
+        (["chases(cat, rabbit).", "big(X) :- chasing(X, rabbit).", "big(cat)."],
+         ["chases(cat, rabbit).", "big(X) :- chases(X, rabbit).", "big(cat)."],
+         {"chasing/2": "chases"}),
+        # the statement too, negated or not
+        (["chases(cat, rabbit).", "big(X) :- chases(X, rabbit).", "-chase(cat, rabbit)."],
+         ["chases(cat, rabbit).", "big(X) :- chases(X, rabbit).", "-chases(cat, rabbit)."],
+         {"chase/2": "chases"}),
+        # another arity, another stem, or a predicate that is defined: left as written
+        (["chases(cat).", "big(X) :- chasing(X, rabbit).", "big(cat)."], None, {}),
+        (["chases(cat, rabbit).", "big(X) :- likes(X, rabbit).", "big(cat)."], None, {}),
+        (["chases(cat, rabbit).", "chasing(X, Y) :- chases(X, Y).", "chasing(cat, rabbit)."],
+         None, {}),
+    ],
+)  # fmt: skip
+def test_a_predicate_one_sentence_names_unlike_the_rest_takes_their_name(clauses, aligned, renames):
+    assert theory.align_vocabulary(CHASE, clauses) == (aligned or clauses, renames)
+
+
+def test_two_defined_twins_of_one_stem_leave_the_predicate_as_written():
+    clauses = [
+        "chases(cat, rabbit). chase(dog, cat).",
+        "big(X) :- chasing(X, rabbit).",
+        "big(cat).",
+    ]
+    assert theory.align_vocabulary(CHASE, clauses) == (clauses, {})
+
+
+def test_the_aligned_program_proves_what_the_sentences_say():
+    clauses, _ = theory.align_vocabulary(
+        CHASE, ["chases(cat, rabbit).", "big(X) :- chasing(X, rabbit).", "big(cat)."]
+    )
+    program = theory.assemble(CHASE, clauses)
+    rules = (RULES / "proofwriter.lp").read_text()
+    result = solve(SolverRequest(solver="asp", program=rules, facts=program))
+    assert result.answer == [["answer(true)"]], result
