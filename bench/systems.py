@@ -152,6 +152,10 @@ class AgentSystem:
                             "question": it.question,
                             "prompt_id": a.trace.prompt_id,
                             "mode": a.trace.mode,
+                            # what the solver ran and each step's one line, to read a
+                            # wrong answer from the log alone
+                            "programs": a.trace.programs,
+                            "steps": [f"{s.node}: {s.text}" for s in a.steps],
                         }
                     ],  # fmt: skip
                     outputs=a.trace.raw_outputs,

@@ -209,6 +209,7 @@ def test_agent_on_a_slice_with_real_solvers(tiny_model_dir, results_dir, capsys)
         str(results_dir),
         "--kb",
         "none",
+        "--log-samples",
         "--json",
     )
     res = out["results"]["gsm8k"]
@@ -218,7 +219,11 @@ def test_agent_on_a_slice_with_real_solvers(tiny_model_dir, results_dir, capsys)
 
     with Results(db_path(results_dir), read_only=True) as r:
         rows = r.con.execute("SELECT correct, failure FROM records").fetchall()
+        logged = r.samples(out["run"])[0]["prompts"][0]
     assert len(rows) == 20
+    # the log keeps what the solver ran and the steps, to read an answer from it alone
+    assert logged["mode"] == "pad" and logged["programs"]
+    assert logged["steps"][0].startswith("formulate: ") and logged["steps"][-1]
     assert all((failure is None) == bool(correct) for correct, failure in rows)
     assert sum(res["failures"].values()) == sum(1 for correct, _ in rows if not correct)
     assert set(res["failures"]) <= {
