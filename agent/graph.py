@@ -235,8 +235,10 @@ def _formulate_sentences(state: State, ctx: Context, t0: float, prompt_id: str) 
     """The per-sentence form (``agent.theory``): every sentence of the theory and the
     statement in one batched call, replies that are no clause (the statement: no ground
     literal; a story unit: a fact about someone the unit does not name) resampled, then
-    one program assembled from the translations; in a theory, a predicate a sentence named
-    unlike the rest is renamed to theirs (``theory.align_vocabulary``)."""
+    one program assembled from the translations. In a theory, a sentence that uses a
+    predicate with another arity than the rest is asked once more (``theory.misfits``), and a
+    predicate a sentence named unlike the rest is renamed to theirs
+    (``theory.align_vocabulary``)."""
     mode = state["mode"]
     spec = MODE_SPECS[mode]
     th = theory.split(state["question"], spec.per_sentence)
@@ -245,6 +247,7 @@ def _formulate_sentences(state: State, ctx: Context, t0: float, prompt_id: str) 
     k = max(1, ctx.cfg.vote_k)
     programs, raw, attempts, ptok, ctok = [], [], [], 0, 0
     renames: set[str] = set()  # predicates a sentence named unlike the rest (align_vocabulary)
+    refits = 0  # sentences asked again for an argument lost (theory.misfits)
 
     def call(todo: list[int], temperature: float, seed: int) -> list[Any]:
         nonlocal ptok, ctok
@@ -287,6 +290,15 @@ def _formulate_sentences(state: State, ctx: Context, t0: float, prompt_id: str) 
             seed = ctx.cfg.seed + 1000 * (sample + 1) + retry
             for i, g in zip(bad, call(bad, 0.8, seed), strict=True):
                 texts[i] = g.text
+        if spec.per_sentence == "statement" and ctx.cfg.syntax_retries:
+            # a sentence whose predicate lost (or gained) an argument: asked once more
+            odd = theory.misfits([clause_of(t) for t in texts])
+            seed = ctx.cfg.seed + 1000 * (sample + 1) + ctx.cfg.syntax_retries
+            for i, g in zip(odd, call(odd, 0.8, seed) if odd else [], strict=True):
+                trial = [clause_of(t) for t in [*texts[:i], g.text, *texts[i + 1 :]]]
+                if usable(i, g.text) and i not in theory.misfits(trial):
+                    texts[i] = g.text
+                    refits += 1
         clauses = [clause_of(t) for t in texts]
         if spec.per_sentence == "statement":
             clauses, renamed = theory.align_vocabulary(th, clauses)
@@ -298,6 +310,8 @@ def _formulate_sentences(state: State, ctx: Context, t0: float, prompt_id: str) 
             for m, t, c in zip(messages, texts, clauses, strict=True)
         ]
     said = f"{len(units)} sentences"
+    if refits:
+        said += f"; {refits} asked again for an argument"
     if renames:
         said += f"; renamed {', '.join(sorted(renames))}"
     return _formulated(programs, raw, attempts, prompt_id, (ptok, ctok), t0, spec.solver, said)

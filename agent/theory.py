@@ -564,6 +564,23 @@ def _stem(word: str) -> str:
     return _STEMMER.stemWord(word)
 
 
+def misfits(clauses: Sequence[str]) -> list[int]:
+    """The clauses that use a predicate with an arity the rest of the theory does not: the
+    minority arity of a name used with two ("The squirrel does not chase the squirrel." as
+    ``-chases(squirrel).`` where three sentences say ``chases(X, Y)``). A sentence
+    translated alone loses an argument; the graph asks it again."""
+    used = [{(m[2], m[3].count(",") + 1) for m in _ATOM_PARTS.finditer(c)} for c in clauses]
+    arities: dict[str, Counter[int]] = {}
+    for sig in used:
+        for name, n in sig:
+            arities.setdefault(name, Counter())[n] += 1
+    return [
+        i
+        for i, sig in enumerate(used)
+        if any(len(arities[a]) > 1 and arities[a][n] < max(arities[a].values()) for a, n in sig)
+    ]
+
+
 def align_vocabulary(theory: Theory, clauses: Sequence[str]) -> tuple[list[str], dict[str, str]]:
     """Sentence translations made to share one vocabulary: a predicate that a rule or the
     statement uses and no sentence defines, where exactly one defined predicate of the same

@@ -371,6 +371,24 @@ def test_a_rule_that_names_a_fact_unlike_the_facts_is_aligned_and_fires():
     assert "renamed chasing/2 as chases" in formulate.text
 
 
+def test_a_sentence_that_lost_an_argument_is_asked_again():
+    # "chases(squirrel)." drops the rabbit every other sentence keeps: asked once more at
+    # temperature, and the reply that fits the theory is kept.
+    student = Scripted([
+        "chases(cat, rabbit).", "big(X) :- chases(X, rabbit).", "chases(squirrel).",
+        "big(squirrel).", "chases(squirrel, rabbit).",
+    ])  # fmt: skip
+    agent = Agent(student, config=AgentConfig(task="deductive", exemplars=0, syntax_retries=1))
+    a = agent.ask(
+        "The cat chases the rabbit. If something chases the rabbit then it is big. "
+        "The squirrel chases the rabbit.\nBased on the above information, is the following "
+        "statement true, false, or unknown? The squirrel is big."
+    )
+    assert (a.answer, a.grounded, student.calls) == ("true", True, 5)
+    formulate = next(s for s in a.steps if s.node == "formulate")
+    assert "1 asked again for an argument" in formulate.text
+
+
 def test_a_sentence_that_is_no_clause_is_resampled_and_a_statement_must_be_a_literal():
     # The first statement reply is a rule, not a ground literal: resampled at temperature.
     student = Scripted(["cold(bob).", "kind(X) :- cold(X).", "kind(X) :- x.", "kind(bob)."])

@@ -356,3 +356,18 @@ def test_the_aligned_program_proves_what_the_sentences_say():
     rules = (RULES / "proofwriter.lp").read_text()
     result = solve(SolverRequest(solver="asp", program=rules, facts=program))
     assert result.answer == [["answer(true)"]], result
+
+
+@pytest.mark.parametrize(
+    "clauses, odd",
+    [
+        # three clauses say chases/2, one chases/1: that one lost an argument
+        (["chases(cat, rabbit).", "big(X) :- chases(X, rabbit).", "-chases(squirrel).",
+          "chases(dog, cat)."], [2]),
+        # one each: no majority to go by
+        (["chases(cat, rabbit).", "big(X) :- chases(X).", "big(cat)."], []),
+        (["chases(cat, rabbit).", "big(X) :- chases(X, rabbit).", "big(cat)."], []),
+    ],
+)  # fmt: skip
+def test_a_clause_whose_predicate_lost_an_argument_is_a_misfit(clauses, odd):
+    assert theory.misfits(clauses) == odd
