@@ -314,15 +314,19 @@ def test_nodes_are_functions_of_state_and_context():
     assert graph.answer({**state, **out}, ctx)["answer"] == 5.0
 
 
+OPEN_WORLD = "Based on the above information, is the following statement true, false, or unknown?"
+
+
+def ask_theory(student, theory_text: str, statement: str, **config):
+    """A ProofWriter-style question (open world) to a deductive agent with ``student``."""
+    agent = Agent(student, config=AgentConfig(task="deductive", exemplars=0, **config))
+    return agent.ask(f"{theory_text}\n{OPEN_WORLD} {statement}")
+
+
 def test_deductive_path_translates_each_sentence_and_assembles_the_program():
     # One reply per sentence, in the order of the batch: the theory's two, the statement's.
     student = Scripted(["cold(bob).", "kind(X) :- cold(X).", "kind(bob)."])
-    agent = Agent(student, config=AgentConfig(task="deductive", exemplars=0))
-    a = agent.ask(
-        "Bob is cold. If someone is cold then they are kind.\n"
-        "Based on the above information, is the following statement true, false, or "
-        "unknown? Bob is kind."
-    )
+    a = ask_theory(student, "Bob is cold. If someone is cold then they are kind.", "Bob is kind.")
     assert (a.answer, a.grounded, a.trace.mode) == ("true", True, "deductive")
     assert a.trace.prompt_id == "deductive_sentence@v1"
     shown = [m.messages[-1]["content"] for m in a.trace.attempts if m.node == "formulate"]
@@ -359,12 +363,8 @@ def test_a_rule_that_names_a_fact_unlike_the_facts_is_aligned_and_fires():
     # "chases" in the fact, "chasing" in the rule: as written the rule never fires and the
     # answer would be unknown; the step says what was renamed.
     student = Scripted(["chases(cat, rabbit).", "big(X) :- chasing(X, rabbit).", "big(cat)."])
-    agent = Agent(student, config=AgentConfig(task="deductive", exemplars=0))
-    a = agent.ask(
-        "The cat chases the rabbit. If something chases the rabbit then it is big.\n"
-        "Based on the above information, is the following statement true, false, or "
-        "unknown? The cat is big."
-    )
+    theory_text = "The cat chases the rabbit. If something chases the rabbit then it is big."
+    a = ask_theory(student, theory_text, "The cat is big.")
     assert (a.answer, a.grounded) == ("true", True)
     assert "big(X) :- chases(X, rabbit)." in a.trace.programs[0]
     formulate = next(s for s in a.steps if s.node == "formulate")
@@ -378,12 +378,11 @@ def test_a_sentence_that_lost_an_argument_is_asked_again():
         "chases(cat, rabbit).", "big(X) :- chases(X, rabbit).", "chases(squirrel).",
         "big(squirrel).", "chases(squirrel, rabbit).",
     ])  # fmt: skip
-    agent = Agent(student, config=AgentConfig(task="deductive", exemplars=0, syntax_retries=1))
-    a = agent.ask(
+    theory_text = (
         "The cat chases the rabbit. If something chases the rabbit then it is big. "
-        "The squirrel chases the rabbit.\nBased on the above information, is the following "
-        "statement true, false, or unknown? The squirrel is big."
+        "The squirrel chases the rabbit."
     )
+    a = ask_theory(student, theory_text, "The squirrel is big.", syntax_retries=1)
     assert (a.answer, a.grounded, student.calls) == ("true", True, 5)
     formulate = next(s for s in a.steps if s.node == "formulate")
     assert "1 asked again for an argument" in formulate.text

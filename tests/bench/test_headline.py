@@ -1,0 +1,82 @@
+"""The README's headline table is the committed records (``docs/headline``): every number in
+its rows is what ``nesy bench report`` computes from them, so the table and its report
+cannot drift apart, and a cell without its run fails here."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from bench.report import summarize
+from bench.results import Results, db_path
+
+ROOT = Path(__file__).resolve().parents[2]
+HEADLINE = ROOT / "docs" / "headline"
+COLUMNS = {  # README column -> task
+    "GSM8K test": "gsm8k",
+    "SVAMP test": "svamp",
+    "StepGame test k=1..3": "stepgame",
+    "CLUTRR test": "clutrr",
+    "ProofWriter dev hold-out": "proofwriter-heldout",
+    "ProntoQA dev hold-out": "prontoqa-heldout",
+}
+ROWS = {  # README row (its start) -> the system that ran it
+    "**nesy default, 135M**": "agent:ct2:default",
+    "Codex PoT programs": "pot_codex_",
+    "GPT-3 175B fine-tuned + verifier": "gpt3-175b-verifier100",
+    "GPT-3 175B fine-tuned (replay)": "gpt3-175b-finetuned",
+    "GPT-3 6B fine-tuned + verifier": "gpt3-6b-verifier100",
+    "GPT-3 6B fine-tuned (replay)": "gpt3-6b-finetuned",
+    "GPT-4 Logic-LM programs": "logiclm_",
+    "text-davinci-003 (replay)": "stepgame_davinci003_direct",
+}
+CELL = re.compile(r"\**(\d+(?:\.\d+)?)\**\s*\[(\d+(?:\.\d+)?), (\d+(?:\.\d+)?)\][^(]*\((\d+)")
+
+
+def readme_table() -> list[dict[str, str]]:
+    """The README's headline table as rows of column -> cell."""
+    lines = (ROOT / "README.md").read_text().splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("| system | GSM8K test"))
+    header = [c.strip() for c in lines[start].strip("|").split("|")]
+    rows = []
+    for line in lines[start + 2 :]:
+        if not line.startswith("|"):
+            break
+        rows.append(
+            dict(zip(header, (c.strip() for c in line.strip("|").split("|")), strict=False))
+        )
+    return rows
+
+
+def measured() -> dict[tuple[str, str], dict]:
+    """(system, task) -> the summary of its run in the committed records."""
+    out: dict[tuple[str, str], dict] = {}
+    with Results(db_path(HEADLINE), read_only=True) as r:
+        for info in r.runs():
+            for task in info.tasks:
+                out[(info.system, task)] = summarize(r.records(info.run_id, task))
+    return out
+
+
+@pytest.mark.skipif(not db_path(HEADLINE).exists(), reason="no committed headline records")
+def test_every_headline_number_is_its_committed_run():
+    runs, checked = measured(), 0
+    for row in readme_table():
+        system = next((s for start, s in ROWS.items() if row["system"].startswith(start)), None)
+        if system is None:
+            continue
+        for column, task in COLUMNS.items():
+            m = CELL.match(row.get(column, ""))
+            if not m:
+                continue
+            found = [s for (name, t), s in runs.items() if system in name and t == task]
+            assert found, f"README {row['system'][:30]!r} / {column}: no run in {HEADLINE}"
+            s = found[0]
+            acc, lo, hi, n = float(m[1]), float(m[2]), float(m[3]), int(m[4])
+            assert n == s["n"], (row["system"], column)
+            assert abs(acc - 100 * s["accuracy"]) < 0.051, (row["system"], column, s["accuracy"])
+            assert abs(lo - 100 * s["ci95"][0]) < 0.051 and abs(hi - 100 * s["ci95"][1]) < 0.051
+            checked += 1
+    assert checked >= 14  # the default's six cells and the replays' eight
