@@ -1,4 +1,4 @@
-"""``nesy bench``: run | report | compare | merge | tasks. Imports the harness lazily."""
+"""``nesy bench``: run | report | compare | merge | export | tasks. Imports the harness lazily."""
 
 from __future__ import annotations
 
@@ -183,6 +183,17 @@ def cmd_merge(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_export(args: argparse.Namespace) -> int:
+    from bench.results import ResultsError, export
+
+    try:
+        ids = export(args.sources, args.out)
+    except ResultsError as exc:
+        return _fail(str(exc))
+    print(f"exported run(s) {', '.join(ids)} to {args.out} (runs and records, as Parquet)")
+    return 0
+
+
 def cmd_tasks(args: argparse.Namespace) -> int:
     from bench.tasks import all_tasks
 
@@ -202,7 +213,7 @@ def cmd_tasks(args: argparse.Namespace) -> int:
 
 
 def add_parser(sub: Any, positive: Any, nonnegative: Any) -> None:
-    bench = sub.add_parser("bench", help="benchmarks: run, report, compare, merge, tasks")
+    bench = sub.add_parser("bench", help="benchmarks: run, report, compare, merge, export, tasks")
     bsub = bench.add_subparsers(dest="bench_command", required=True, metavar="COMMAND")
 
     def results_flag(p: argparse.ArgumentParser) -> None:
@@ -281,6 +292,13 @@ def add_parser(sub: Any, positive: Any, nonnegative: Any) -> None:
     p.add_argument("sources", nargs="+", help="shard .duckdb files or directories")
     p.add_argument("--out", required=True, help="the merged results directory or file")
     p.set_defaults(func=cmd_merge)
+
+    p = bsub.add_parser(
+        "export", help="runs and records as Parquet files, small enough to commit; read-only"
+    )
+    p.add_argument("sources", nargs="+", help="results .duckdb files or directories")
+    p.add_argument("--out", required=True, help="the folder (every bench command reads it)")
+    p.set_defaults(func=cmd_export)
 
     p = bsub.add_parser("tasks", help="list the tasks")
     p.add_argument("--json", action="store_true")

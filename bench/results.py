@@ -43,11 +43,14 @@ class ResultsError(RuntimeError):
     """A results file that cannot be used; the message names it."""
 
 
+EXPORTED = ("meta", "runs", "records")  # what ``export`` keeps: no prompts, no LM cache
+
+
 def db_path(location: str | Path, shard: str = "") -> Path:
     """``location`` may be a ``.duckdb`` file or a directory (``results.duckdb`` inside, or
-    ``results.shard-I-of-N.duckdb`` for a shard)."""
+    ``results.shard-I-of-N.duckdb`` for a shard, or an ``export``: the directory itself)."""
     p = Path(location)
-    if p.suffix == ".duckdb":
+    if p.suffix == ".duckdb" or (not shard and is_export(p)):
         return p
     name = "results.duckdb" if not shard else f"results.shard-{shard.replace('/', '-of-')}.duckdb"
     return p / name
@@ -58,6 +61,9 @@ class Results:
 
     def __init__(self, path: str | Path, read_only: bool = False) -> None:
         self.path = Path(path)
+        if is_export(self.path):
+            self._open_export(read_only)
+            return
         if read_only and not self.path.exists():
             raise ResultsError(f"no results database at {self.path}")
         if not read_only:
@@ -89,6 +95,33 @@ class Results:
         if version != SCHEMA_VERSION:
             raise ResultsError(
                 f"{self.path} has results schema v{version}; this nesy reads v{SCHEMA_VERSION}"
+            )
+
+    def _open_export(self, read_only: bool) -> None:
+        """An ``export`` (Parquet files) loaded into an in-memory database, read-only."""
+        if not read_only:
+            raise ResultsError(
+                f"{self.path} is an exported results folder (read-only): write runs to "
+                "another --out, then `nesy bench export` them here"
+            )
+        self.con = duckdb.connect(":memory:")
+        for ddl in DDL:
+            self.con.execute(ddl)
+        for table in EXPORTED:
+            try:
+                self.con.execute(
+                    f"INSERT INTO {table} SELECT * FROM read_parquet(?)",
+                    [str(self.path / f"{table}.parquet")],
+                )
+            except duckdb.Error as exc:
+                raise ResultsError(
+                    f"{self.path / f'{table}.parquet'}: not an exported results table "
+                    f"({str(exc).splitlines()[0]})"
+                ) from None
+        if self._version() != SCHEMA_VERSION:
+            raise ResultsError(
+                f"{self.path} has results schema v{self._version()}; this nesy reads "
+                f"v{SCHEMA_VERSION}: export it again with this nesy"
             )
 
     def _migrate_v1(self, read_only: bool) -> None:
@@ -227,6 +260,35 @@ class Results:
             self.con.executemany("INSERT OR REPLACE INTO lm_cache VALUES (?, ?, ?, ?, ?)", entries)
 
 
+def is_export(path: Path) -> bool:
+    """A folder ``export`` wrote (its Parquet tables, no database file)."""
+    return path.is_dir() and (path / "records.parquet").is_file()
+
+
+def export(sources: Sequence[str | Path], folder: str | Path) -> list[str]:
+    """The runs in ``sources`` (joined as ``merge`` joins them) written to ``folder`` as
+    one Parquet file per table (``EXPORTED``): runs and records without the logged prompts
+    and outputs or the LM cache, a few kilobytes a run, small enough to commit. Every bench
+    command reads the folder as a results location (read-only); returns the run ids."""
+    import tempfile
+
+    folder = Path(folder)
+    if folder.exists() and not is_export(folder) and any(folder.iterdir()):
+        raise ResultsError(f"{folder} holds other files; export to a new or exported folder")
+    with tempfile.TemporaryDirectory() as tmp:
+        joined = Path(tmp) / "results.duckdb"
+        ids = merge(sources, joined)
+        folder.mkdir(parents=True, exist_ok=True)
+        with Results(joined, read_only=True) as r:
+            for table in EXPORTED:
+                target = str(folder / f"{table}.parquet").replace("'", "''")
+                r.con.execute(
+                    f"COPY (SELECT * FROM {table} ORDER BY ALL) TO '{target}' "
+                    "(FORMAT parquet, COMPRESSION zstd)"
+                )
+    return ids
+
+
 def merge(sources: Sequence[str | Path], target: str | Path) -> list[str]:
     """Join shard databases into ``target``; returns the merged run ids.
 
@@ -237,7 +299,9 @@ def merge(sources: Sequence[str | Path], target: str | Path) -> list[str]:
     paths = [db_path(s) if Path(s).is_dir() else Path(s) for s in sources]
     expanded: list[Path] = []
     for s, p in zip(sources, paths, strict=True):
-        if Path(s).is_dir():
+        if is_export(Path(s)):
+            expanded.append(Path(s))
+        elif Path(s).is_dir():
             expanded += sorted(Path(s).glob("results*.duckdb"))
         else:
             expanded.append(p)

@@ -145,6 +145,40 @@ def test_shards_merge_into_the_unsharded_result(tmp_path, results_dir):
         ]
 
 
+@needs_shared
+def test_an_export_reads_like_its_database_and_is_read_only(tmp_path, results_dir, capsys):
+    # Two runs, exported to Parquet (what docs/headline commits): report and compare read
+    # the folder as they read the database, and nothing can write to it.
+    a = run(RunSpec(tasks=["gsm8k"], system=f"replay:{POT}", data=str(SHARED), limit=20,
+                    out=str(results_dir), log_samples=True), progress=False)["run"]  # fmt: skip
+    b = run(RunSpec(tasks=["gsm8k"], system=f"replay:{lying_replay(tmp_path)}",
+                    data=str(SHARED), limit=20, out=str(results_dir)), progress=False)["run"]  # fmt: skip
+    folder = tmp_path / "headline"
+    assert main(["bench", "export", str(results_dir), "--out", str(folder)]) == 0
+    said = capsys.readouterr().out
+    assert said.startswith("exported run(s)") and a in said and b in said
+    assert sorted(p.name for p in folder.iterdir()) == [
+        "meta.parquet", "records.parquet", "runs.parquet"
+    ]  # fmt: skip
+    for where in (results_dir, folder):
+        assert main(["bench", "report", a, b, "--results", str(where), "--md", "-"]) == 0
+        table = capsys.readouterr().out
+        assert (
+            cli_json(capsys, "bench", "compare", a, b, "--results", str(where), "--json")["n"] == 20
+        )
+        if where == results_dir:
+            from_db = table
+    assert table == from_db  # the same report from the export as from the database
+    with Results(db_path(folder), read_only=True) as r:
+        assert r.samples(a) == []  # the prompts and outputs stay behind
+    with pytest.raises(ResultsError, match="exported results folder \\(read-only\\)"):
+        Results(db_path(folder))
+    (tmp_path / "busy").mkdir()
+    (tmp_path / "busy" / "notes.txt").write_text("mine")
+    assert main(["bench", "export", str(results_dir), "--out", str(tmp_path / "busy")]) == 2
+    assert "holds other files" in capsys.readouterr().err
+
+
 def test_bad_shard_and_maj_k_are_named(results_dir):
     with pytest.raises(BenchError, match="--shard '3/2'"):
         run(RunSpec(tasks=["gsm8k"], system="replay:x", shard="3/2", out=str(results_dir)))
