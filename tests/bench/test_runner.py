@@ -149,10 +149,9 @@ def test_shards_merge_into_the_unsharded_result(tmp_path, results_dir):
 def test_an_export_reads_like_its_database_and_is_read_only(tmp_path, results_dir, capsys):
     # Two runs, exported to Parquet (what docs/headline commits): report and compare read
     # the folder as they read the database, and nothing can write to it.
-    a = run(RunSpec(tasks=["gsm8k"], system=f"replay:{POT}", data=str(SHARED), limit=20,
-                    out=str(results_dir), log_samples=True), progress=False)["run"]  # fmt: skip
-    b = run(RunSpec(tasks=["gsm8k"], system=f"replay:{lying_replay(tmp_path)}",
-                    data=str(SHARED), limit=20, out=str(results_dir)), progress=False)["run"]  # fmt: skip
+    spec = {"tasks": ["gsm8k"], "data": str(SHARED), "limit": 20, "out": str(results_dir)}
+    a = run(RunSpec(system=f"replay:{POT}", log_samples=True, **spec), progress=False)["run"]
+    b = run(RunSpec(system=f"replay:{lying_replay(tmp_path)}", **spec), progress=False)["run"]
     folder = tmp_path / "headline"
     assert main(["bench", "export", str(results_dir), "--out", str(folder)]) == 0
     said = capsys.readouterr().out
