@@ -236,9 +236,10 @@ def _formulate_sentences(state: State, ctx: Context, t0: float, prompt_id: str) 
     statement in one batched call, replies that are no clause (the statement: no ground
     literal; a story unit: a fact about someone the unit does not name) resampled, then
     one program assembled from the translations. In a theory, a sentence that uses a
-    predicate with another arity than the rest is asked once more (``theory.misfits``), and a
-    predicate a sentence named unlike the rest is renamed to theirs
-    (``theory.align_vocabulary``)."""
+    predicate with another arity than the rest is asked once more (``theory.misfits``), a
+    one-argument atom of a two-place predicate whose sentence names that argument twice gets
+    it twice (``theory.fill_reflexives``), and a predicate a sentence named unlike the rest
+    is renamed to theirs (``theory.align_vocabulary``)."""
     mode = state["mode"]
     spec = MODE_SPECS[mode]
     th = theory.split(state["question"], spec.per_sentence)
@@ -248,6 +249,7 @@ def _formulate_sentences(state: State, ctx: Context, t0: float, prompt_id: str) 
     programs, raw, attempts, ptok, ctok = [], [], [], 0, 0
     renames: set[str] = set()  # predicates a sentence named unlike the rest (align_vocabulary)
     refits = 0  # sentences asked again for an argument lost (theory.misfits)
+    refilled = 0  # "the squirrel ... the squirrel" atoms given their repeat (fill_reflexives)
 
     def call(todo: list[int], temperature: float, seed: int) -> list[Any]:
         nonlocal ptok, ctok
@@ -301,6 +303,8 @@ def _formulate_sentences(state: State, ctx: Context, t0: float, prompt_id: str) 
                     refits += 1
         clauses = [clause_of(t) for t in texts]
         if spec.per_sentence == "statement":
+            clauses, filled = theory.fill_reflexives(th, clauses)
+            refilled += filled
             clauses, renamed = theory.align_vocabulary(th, clauses)
             renames.update(f"{a} as {b}" for a, b in renamed.items())
         programs.append(theory.assemble(th, clauses))
@@ -312,6 +316,8 @@ def _formulate_sentences(state: State, ctx: Context, t0: float, prompt_id: str) 
     said = f"{len(units)} sentences"
     if refits:
         said += f"; {refits} asked again for an argument"
+    if refilled:
+        said += f"; {refilled} with an argument repeated"
     if renames:
         said += f"; renamed {', '.join(sorted(renames))}"
     return _formulated(programs, raw, attempts, prompt_id, (ptok, ctok), t0, spec.solver, said)

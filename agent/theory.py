@@ -581,6 +581,34 @@ def misfits(clauses: Sequence[str]) -> list[int]:
     ]
 
 
+def fill_reflexives(theory: Theory, clauses: Sequence[str]) -> tuple[list[str], int]:
+    """A one-argument atom of a predicate the rest of the theory uses with two, in a clause
+    whose sentence names that argument twice, is the argument twice: "The squirrel does not
+    chase the squirrel." translated ``-chases(squirrel).`` is ``-chases(squirrel,
+    squirrel).`` (a sentence about one thing and itself loses the repeat, and asked again
+    the student writes it the same way). Returns the clauses and how many atoms it filled."""
+    arities: dict[str, Counter[int]] = {}
+    for c in clauses:
+        for m in _ATOM_PARTS.finditer(c):
+            arities.setdefault(m[2], Counter())[m[3].count(",") + 1] += 1
+    filled = 0
+
+    def fill(m: re.Match[str], said: str) -> str:
+        nonlocal filled
+        counts, arg = arities[m[2]], m[3].strip()
+        if "," in arg or counts.most_common(1)[0][0] != 2 or arg[:1].isupper():
+            return m[0]
+        if len(re.findall(rf"\b{re.escape(arg.replace('_', ' '))}\b", said.lower())) < 2:
+            return m[0]
+        filled += 1
+        return f"{m[1]}{m[2]}({arg}, {arg})"
+
+    out = list(clauses)
+    for i, unit in enumerate([*theory.sentences, theory.statement][: len(out)]):
+        out[i] = _ATOM_PARTS.sub(lambda m: fill(m, unit), out[i])  # noqa: B023 (used at once)
+    return out, filled
+
+
 def align_vocabulary(theory: Theory, clauses: Sequence[str]) -> tuple[list[str], dict[str, str]]:
     """Sentence translations made to share one vocabulary: a predicate that a rule or the
     statement uses and no sentence defines, where exactly one defined predicate of the same

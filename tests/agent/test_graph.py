@@ -388,6 +388,22 @@ def test_a_sentence_that_lost_an_argument_is_asked_again():
     assert "1 asked again for an argument" in formulate.text
 
 
+def test_a_statement_about_a_thing_and_itself_is_answered_with_both_arguments():
+    # "-chases(squirrel)." asked again comes back the same; the repeat is filled in and the
+    # stated fact answers it (as written the theory says nothing of chases/1: unknown).
+    student = Scripted([
+        "chases(squirrel, squirrel).", "chases(cat, rabbit).", "-chases(squirrel).",
+        "-chases(squirrel).",
+    ])  # fmt: skip
+    a = ask_theory(
+        student, "The squirrel chases the squirrel. The cat chases the rabbit.",
+        "The squirrel does not chase the squirrel.", syntax_retries=1,
+    )  # fmt: skip
+    assert (a.answer, a.grounded) == ("false", True)
+    formulate = next(s for s in a.steps if s.node == "formulate")
+    assert "1 with an argument repeated" in formulate.text
+
+
 def test_a_sentence_that_is_no_clause_is_resampled_and_a_statement_must_be_a_literal():
     # The first statement reply is a rule, not a ground literal: resampled at temperature.
     student = Scripted(["cold(bob).", "kind(X) :- cold(X).", "kind(X) :- x.", "kind(bob)."])

@@ -371,3 +371,26 @@ def test_the_aligned_program_proves_what_the_sentences_say():
 )  # fmt: skip
 def test_a_clause_whose_predicate_lost_an_argument_is_a_misfit(clauses, odd):
     assert theory.misfits(clauses) == odd
+
+
+SELF = theory.split(
+    "The cat chases the rabbit. If something chases the rabbit then it is big.\n"
+    f"{PROOFWRITER_ASK} The squirrel does not chase the squirrel."
+)
+
+
+@pytest.mark.parametrize(
+    "statement, filled, n",
+    [
+        # the sentence names the squirrel twice; chases takes two: the repeat is filled in
+        ("-chases(squirrel).", "-chases(squirrel, squirrel).", 1),
+        # named once in its sentence: left for the other checks
+        ("-chases(dog).", "-chases(dog).", 0),
+        # already two arguments, or a one-place predicate: as written
+        ("-chases(squirrel, squirrel).", "-chases(squirrel, squirrel).", 0),
+        ("-big(squirrel).", "-big(squirrel).", 0),
+    ],
+)
+def test_a_thing_and_itself_keeps_both_arguments(statement, filled, n):
+    clauses = ["chases(cat, rabbit).", "big(X) :- chases(X, rabbit).", statement]
+    assert theory.fill_reflexives(SELF, clauses) == (clauses[:2] + [filled], n)
