@@ -129,24 +129,27 @@ def headline(
 ) -> tuple[list[str], list[tuple[str, dict[str, str]]]]:
     """Systems by tasks, like a paper's results table: one row per system and setting
     (``--mode``, few-shot, ``--agent-args`` but the per-task token budget), one column per
-    task, each cell ``accuracy [95% CI] · tokens/q (n)``. ``names`` (run id -> row name)
+    task, each cell ``accuracy [95% CI] · tokens/q (n)``; rows and columns in the order the
+    runs were given. ``names`` (run id -> row name)
     names rows; runs given one name share a row. A second run of one row on one task (another
     item selection) gets a row of its own, labelled with its run id."""
     names = names or {}
     by_task = _by_task(runs)
+    order = {info.run_id: i for i, (info, _) in enumerate(runs)}
+    cells = sorted(  # rows in the order their runs were named
+        ((order[info.run_id], task, info, s) for task, e in by_task.items() for info, s in e),
+        key=lambda c: c[0],
+    )
     rows: dict[str, dict[str, str]] = {}
-    for task, entries in by_task.items():
-        for info, s in entries:
-            lo, hi = s["ci95"]
-            tokens = f" · {s['tokens_per_q']:.0f} tok/q" if s["tokens_per_q"] else ""
-            cell = (
-                f"{100 * s['accuracy']:.1f} [{100 * lo:.1f}, {100 * hi:.1f}]{tokens} (n={s['n']})"
-            )
-            setting = _setting(info)
-            label = names.get(info.run_id) or (_system(info) + (f" ({setting})" if setting else ""))
-            if task in rows.get(label, {}):
-                label = f"{label} [run {info.run_id[:6]}]"
-            rows.setdefault(label, {})[task] = cell
+    for _, task, info, s in cells:
+        lo, hi = s["ci95"]
+        tokens = f" · {s['tokens_per_q']:.0f} tok/q" if s["tokens_per_q"] else ""
+        cell = f"{100 * s['accuracy']:.1f} [{100 * lo:.1f}, {100 * hi:.1f}]{tokens} (n={s['n']})"
+        setting = _setting(info)
+        label = names.get(info.run_id) or (_system(info) + (f" ({setting})" if setting else ""))
+        if task in rows.get(label, {}):
+            label = f"{label} [run {info.run_id[:6]}]"
+        rows.setdefault(label, {})[task] = cell
     return list(by_task), list(rows.items())
 
 

@@ -521,6 +521,9 @@ def test_the_systems_by_task_table_merges_runs_of_one_system_and_named_rows():
     tasks, table = report.headline(runs)
     assert tasks == ["svamp", "stepgame"]
     rows = dict(table)
+    assert list(rows)[0] == "agent:default (max_repairs=1)"  # the order the runs were named
+    _, backwards = report.headline(runs[::-1])
+    assert [label for label, _ in backwards][0] == "replay:steps.jsonl"
     # another token budget per task is still the same system: one row
     assert rows["agent:default (max_repairs=1)"] == {
         "svamp": "40.0 [16.8, 68.7] · 100 tok/q (n=10)",
