@@ -57,7 +57,9 @@ def measured() -> dict[tuple[str, str], dict]:
     with Results(db_path(HEADLINE), read_only=True) as r:
         for info in r.runs():
             for task in info.tasks:
-                out[(info.system, task)] = summarize(r.records(info.run_id, task))
+                records = r.records(info.run_id, task)
+                if records:  # a run's task can be left out of the export (a re-run replaced it)
+                    out[(info.system, task)] = summarize(records)
     return out
 
 
