@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from itertools import zip_longest
 
@@ -548,6 +548,19 @@ def clause_ok(clause: str, statement: bool = False) -> bool:
 _ATOM_PARTS = re.compile(rf"(-?)([a-z]\w*)\(\s*({_ARG}(?:\s*,\s*{_ARG})*)\s*\)")
 
 
+def _arity(atom: re.Match[str]) -> int:
+    """The number of arguments of an ``_ATOM_PARTS`` match."""
+    return atom[3].count(",") + 1
+
+
+def _arity_counts(signatures: Iterable[tuple[str, int]]) -> dict[str, Counter[int]]:
+    """For each predicate name, how often each arity is counted among ``signatures``."""
+    arities: dict[str, Counter[int]] = {}
+    for name, n in signatures:
+        arities.setdefault(name, Counter())[n] += 1
+    return arities
+
+
 def _atoms(clause: str) -> tuple[list[tuple[str, int]], list[tuple[str, int]]]:
     """The predicates (name, arity) a clause defines (heads, facts) and those it uses
     (rule bodies), negation set aside: ``-red(X) :- cold(X).`` defines red/1, uses cold/1."""
@@ -556,7 +569,7 @@ def _atoms(clause: str) -> tuple[list[tuple[str, int]], list[tuple[str, int]]]:
     for one in clause.split(".")[:-1]:
         head, _, body = one.partition(":-")
         for part, into in ((head, defined), (body, used)):
-            into += [(m[2], m[3].count(",") + 1) for m in _ATOM_PARTS.finditer(part)]
+            into += [(m[2], _arity(m)) for m in _ATOM_PARTS.finditer(part)]
     return defined, used
 
 
@@ -569,11 +582,8 @@ def misfits(clauses: Sequence[str]) -> list[int]:
     minority arity of a name used with two ("The squirrel does not chase the squirrel." as
     ``-chases(squirrel).`` where three sentences say ``chases(X, Y)``). A sentence
     translated alone loses an argument; the graph asks it again."""
-    used = [{(m[2], m[3].count(",") + 1) for m in _ATOM_PARTS.finditer(c)} for c in clauses]
-    arities: dict[str, Counter[int]] = {}
-    for sig in used:
-        for name, n in sig:
-            arities.setdefault(name, Counter())[n] += 1
+    used = [{(m[2], _arity(m)) for m in _ATOM_PARTS.finditer(c)} for c in clauses]
+    arities = _arity_counts(sig for clause in used for sig in clause)  # once per clause
     return [
         i
         for i, sig in enumerate(used)
@@ -587,10 +597,7 @@ def fill_reflexives(theory: Theory, clauses: Sequence[str]) -> tuple[list[str], 
     chase the squirrel." translated ``-chases(squirrel).`` is ``-chases(squirrel,
     squirrel).`` (a sentence about one thing and itself loses the repeat, and asked again
     the student writes it the same way). Returns the clauses and how many atoms it filled."""
-    arities: dict[str, Counter[int]] = {}
-    for c in clauses:
-        for m in _ATOM_PARTS.finditer(c):
-            arities.setdefault(m[2], Counter())[m[3].count(",") + 1] += 1
+    arities = _arity_counts((m[2], _arity(m)) for c in clauses for m in _ATOM_PARTS.finditer(c))
     filled = 0
 
     def fill(m: re.Match[str], said: str) -> str:
@@ -635,7 +642,7 @@ def align_vocabulary(theory: Theory, clauses: Sequence[str]) -> tuple[list[str],
         return list(clauses), {}
 
     def renamed(m: re.Match[str]) -> str:
-        to = renames.get((m[2], m[3].count(",") + 1))
+        to = renames.get((m[2], _arity(m)))
         return f"{m[1]}{to}({m[3]})" if to else m[0]
 
     out = [_ATOM_PARTS.sub(renamed, c) for c in clauses]
