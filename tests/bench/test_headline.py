@@ -1,7 +1,6 @@
 """The README's headline table is the committed records (``docs/headline``): every number in
 its rows is what ``nesy bench report`` computes from them, so the table and its report
-cannot drift apart, and a cell without its run fails here (unless the README marks it †,
-a run whose records are not kept)."""
+cannot drift apart, and a cell without its run fails here."""
 
 from __future__ import annotations
 
@@ -33,7 +32,9 @@ ROWS = {  # README row (its start) -> the system that ran it
     "GPT-4 Logic-LM programs": "logiclm_",
     "text-davinci-003 (replay)": "stepgame_davinci003_direct",
 }
-CELL = re.compile(r"\**(\d+(?:\.\d+)?)\**\s*\[(\d+(?:\.\d+)?), (\d+(?:\.\d+)?)\][^(]*\((\d+)")
+CELL = re.compile(
+    r"\**(\d+(?:\.\d+)?)\**\s*\[(\d+(?:\.\d+)?), (\d+(?:\.\d+)?)\]\s*(?:· (\d+)\s*)?\((\d+)"
+)
 
 
 def readme_table() -> list[dict[str, str]]:
@@ -73,14 +74,16 @@ def test_every_headline_number_is_its_committed_run():
         for column, task in COLUMNS.items():
             cell = row.get(column, "")
             m = CELL.match(cell)
-            if not m or "†" in cell:  # † : the README says its run's records are not kept
+            if not m:
                 continue
             found = [s for (name, t), s in runs.items() if system in name and t == task]
             assert found, f"README {row['system'][:30]!r} / {column}: no run in {HEADLINE}"
             s = found[0]
-            acc, lo, hi, n = float(m[1]), float(m[2]), float(m[3]), int(m[4])
+            acc, lo, hi, n = float(m[1]), float(m[2]), float(m[3]), int(m[5])
             assert n == s["n"], (row["system"], column)
+            if m[4]:  # tokens per question, rounded
+                assert abs(int(m[4]) - s["tokens_per_q"]) <= 0.5, (row["system"], column)
             assert abs(acc - 100 * s["accuracy"]) < 0.051, (row["system"], column, s["accuracy"])
             assert abs(lo - 100 * s["ci95"][0]) < 0.051 and abs(hi - 100 * s["ci95"][1]) < 0.051
             checked += 1
-    assert checked >= 12  # the default's cells but the math ones (†), and the replays' eight
+    assert checked >= 14  # the default's six cells and the replays' eight
