@@ -41,14 +41,12 @@ def readme_table(header: str = "| system | GSM8K test") -> list[dict[str, str]]:
     """The README table whose header line starts with ``header``, as rows of column -> cell."""
     lines = (ROOT / "README.md").read_text().splitlines()
     start = next(i for i, line in enumerate(lines) if line.startswith(header))
-    header = [c.strip() for c in lines[start].strip("|").split("|")]
+    names = [c.strip() for c in lines[start].strip("|").split("|")]
     rows = []
     for line in lines[start + 2 :]:
         if not line.startswith("|"):
             break
-        rows.append(
-            dict(zip(header, (c.strip() for c in line.strip("|").split("|")), strict=False))
-        )
+        rows.append(dict(zip(names, (c.strip() for c in line.strip("|").split("|")), strict=False)))
     return rows
 
 
