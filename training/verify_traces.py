@@ -12,7 +12,9 @@ Teachers (named like the agent's model specs):
 - ``openai:MODEL@URL``, ``hf:PATH``, ``ct2:PATH``: a live teacher (``training.teachers``)
   writing programs for GSM8K train questions, ``--samples`` per question, cached on disk;
 - ``augment:renumber``: verified ``silver:gsm8k`` programs re-instantiated with new numbers
-  (``training.augment``), ``--samples`` variants per question;
+  (``training.augment``), ``--samples`` variants per question; ``augment:renumber:FILE``
+  does the same to the kept GSM8K programs of a traces file (a live teacher's
+  ``nesy distill verify --out``);
 - ``replay:FILE``: recorded teacher outputs that may feed training: PAL AQuA
   (``pal_aqua_codex_outputs.jsonl``) and Logic-LM's GPT-4 programs for ProofWriter and
   ProntoQA dev. The test-set files (Codex PoT GSM8K/SVAMP, the StepGame answers, the
@@ -160,19 +162,23 @@ def candidates(
         root, path = _data_file(teacher, data, kinship.CLUTRR_SOURCE, "CLUTRR")
         for fields in kinship.clutrr_candidates(root, limit, provenance(teacher, path)):
             yield Candidate(**fields)
-    elif kind == "augment" and rest == "renumber":
+    elif kind == "augment" and rest.partition(":")[0] == "renumber":
         from training import augment
         from training.exemplars import SOURCE
 
-        _, path = _data_file(teacher, data, SOURCE, "GSM8K train")
-        verified = (c.candidate for c in check(_silver_gsm8k(path, limit)) if c.kept)
+        traces = rest.partition(":")[2]
+        if traces:
+            verified: Iterator[Candidate] = _kept_programs(Path(traces).expanduser(), limit)
+        else:
+            _, path = _data_file(teacher, data, SOURCE, "GSM8K train")
+            verified = (c.candidate for c in check(_silver_gsm8k(path, limit)) if c.kept)
         yield from augment.candidates(verified, live.samples if live else 1)
     elif kind == "replay" and rest:
         yield from _replay(Path(rest).expanduser(), limit)
     else:
         raise TeacherError(
             f"unknown teacher {teacher!r}; use silver:gsm8k, socratic:gsm8k, silver:stepgame, "
-            "synth:kinship, silver:clutrr, augment:renumber, replay:FILE, openai:MODEL@URL, "
+            "synth:kinship, silver:clutrr, augment:renumber[:FILE], replay:FILE, openai:MODEL@URL, "
             "hf:PATH or ct2:PATH"
         )
 
@@ -219,6 +225,28 @@ def _silver_gsm8k(path: Path, limit: int | None, socratic: bool = False) -> Iter
                 steps=silver.plan if silver and socratic else None,
                 check=check,
             )
+
+
+def _kept_programs(path: Path, limit: int | None) -> Iterator[Candidate]:
+    """The kept GSM8K programs of a traces file (``nesy distill verify --out``), first
+    ``limit`` lines, as candidates with their question, gold, group and provenance."""
+    if not path.is_file():
+        raise TeacherError(f"no traces file at {path}")
+    with open(path) as f:
+        for number, line in enumerate(f, 1):
+            if limit is not None and number > limit:
+                return
+            try:
+                t = Trace.model_validate_json(line)
+            except ValueError as exc:
+                first = str(exc).splitlines()[0]
+                raise TeacherError(f"{path}:{number}: not a trace ({first})") from None
+            if t.kept and t.task == "gsm8k" and t.mode == "pad":
+                yield Candidate(
+                    source=t.source, task=t.task, item_id=t.item_id, mode=t.mode,
+                    program=t.program, gold=t.gold, question=t.question, group=t.group,
+                    provenance=t.provenance,
+                )  # fmt: skip
 
 
 def _replay(path: Path, limit: int | None) -> Iterator[Candidate]:

@@ -5,9 +5,13 @@ from __future__ import annotations
 
 import random
 
+import pytest
+
 from training.augment import candidates, named_numbers, renumber, well_formed
-from training.data import Provenance
-from training.verify_traces import Candidate, check
+from training.data import Provenance, Trace
+from training.teachers import LiveSettings
+from training.verify_traces import Candidate, TeacherError, check
+from training.verify_traces import candidates as teacher_candidates
 
 QUESTION = (
     "Julie is reading a 120-page book. Yesterday, she was able to read 12 pages and today, "
@@ -65,3 +69,30 @@ def test_variants_are_verified_by_the_sandbox_and_keep_their_group():
         assert c.kept == (c.reason is None) and c.reason in (None, "ill_formed")
     kept = [c for c in checked if c.kept]
     assert kept and all(c.answer == c.candidate.gold and c.answer > 0 for c in kept)
+
+
+def test_a_traces_file_is_renumbered_from_its_kept_programs_only(tmp_path):
+    prov = Provenance(teacher="ct2:teacher", file="train.jsonl", sha256="0", licence="MIT")
+    kept = Trace(source="ct2:teacher", task="gsm8k", item_id="gsm8k-train-7",
+                 group="gsm8k-train-7", mode="pad", question=QUESTION, program=PROGRAM,
+                 gold=48, answer=48, kept=True, provenance=prov)  # fmt: skip
+    wrong = kept.model_copy(update={"item_id": "gsm8k-train-8", "group": "gsm8k-train-8",
+                                    "kept": False, "reason": "wrong_answer"})  # fmt: skip
+    path = tmp_path / "teacher.jsonl"
+    path.write_text(wrong.model_dump_json() + "\n" + kept.model_dump_json() + "\n")
+    out = list(teacher_candidates(f"augment:renumber:{path}", live=LiveSettings(samples=3)))
+    assert 1 <= len(out) <= 3
+    assert {c.group for c in out} == {"gsm8k-train-7"}
+    assert all(c.provenance.teacher == "augment:renumber" for c in out)
+    assert all(c.question != QUESTION for c in out)
+    # the limit counts lines: the first line holds only the rejected program
+    assert list(teacher_candidates(f"augment:renumber:{path}", limit=1)) == []
+
+
+def test_a_traces_file_that_is_missing_or_broken_is_named(tmp_path):
+    with pytest.raises(TeacherError, match="no traces file at"):
+        list(teacher_candidates(f"augment:renumber:{tmp_path / 'none.jsonl'}"))
+    broken = tmp_path / "broken.jsonl"
+    broken.write_text('{"task": "gsm8k"\n')
+    with pytest.raises(TeacherError, match=r"broken.jsonl:1: not a trace"):
+        list(teacher_candidates(f"augment:renumber:{broken}"))
