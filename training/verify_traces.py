@@ -228,25 +228,21 @@ def _silver_gsm8k(path: Path, limit: int | None, socratic: bool = False) -> Iter
 
 
 def _kept_programs(path: Path, limit: int | None) -> Iterator[Candidate]:
-    """The kept GSM8K programs of a traces file (``nesy distill verify --out``), first
-    ``limit`` lines, as candidates with their question, gold, group and provenance."""
-    if not path.is_file():
-        raise TeacherError(f"no traces file at {path}")
-    with open(path) as f:
-        for number, line in enumerate(f, 1):
-            if limit is not None and number > limit:
-                return
-            try:
-                t = Trace.model_validate_json(line)
-            except ValueError as exc:
-                first = str(exc).splitlines()[0]
-                raise TeacherError(f"{path}:{number}: not a trace ({first})") from None
-            if t.kept and t.task == "gsm8k" and t.mode == "pad":
-                yield Candidate(
-                    source=t.source, task=t.task, item_id=t.item_id, mode=t.mode,
-                    program=t.program, gold=t.gold, question=t.question, group=t.group,
-                    provenance=t.provenance,
-                )  # fmt: skip
+    """The kept GSM8K programs of a traces file (``nesy distill verify --out``), its first
+    ``limit`` traces, as candidates with their question, gold, group and provenance."""
+    from training.data import DataError, read_traces
+
+    try:
+        traces = read_traces(path)[:limit]
+    except DataError as exc:
+        raise TeacherError(str(exc)) from None
+    for t in traces:
+        if t.kept and t.task == "gsm8k" and t.mode == "pad":
+            yield Candidate(
+                source=t.source, task=t.task, item_id=t.item_id, mode=t.mode,
+                program=t.program, gold=t.gold, question=t.question, group=t.group,
+                provenance=t.provenance,
+            )  # fmt: skip
 
 
 def _replay(path: Path, limit: int | None) -> Iterator[Candidate]:

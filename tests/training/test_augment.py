@@ -85,7 +85,7 @@ def test_a_traces_file_is_renumbered_from_its_kept_programs_only(tmp_path):
     assert {c.group for c in out} == {"gsm8k-train-7"}
     assert all(c.provenance.teacher == "augment:renumber" for c in out)
     assert all(c.question != QUESTION for c in out)
-    # the limit counts lines: the first line holds only the rejected program
+    # the limit counts traces: the first holds only the rejected program
     assert list(teacher_candidates(f"augment:renumber:{path}", limit=1)) == []
 
 
