@@ -246,7 +246,7 @@ def add_parser(sub: Any, positive: Any) -> None:
     q.add_argument("--samples", type=positive(int), default=4, help="programs per question")
     q.add_argument("--temperature", type=float, default=0.7)
     q.add_argument("--student", help="round 1's student (default: RUN/model)")
-    q.add_argument("--sampler", help="sample with this model spec (default: hf:STUDENT)")
+    q.add_argument("--sampler", help="sample with this model spec (default: ct2:STUDENT)")
     q.add_argument("--base", default="default", help="each round retrains from this base")
     q.add_argument("--seed", type=int, default=0, help="question subsample seed")
     q.add_argument("--eval-items", type=positive(int), default=100, help="dev items a round")

@@ -17,8 +17,12 @@ Measures, on this machine:
 - ``tokens_per_example``: mean rendered example length with 0 and with 2 KB exemplars;
 - ``sample_tokens_per_s_hf`` / ``sample_tokens_per_s_ct2``: the student sampling programs
   for self-training (``nesy distill improve``): the same ``--sample-questions`` GSM8K-train
-  prompts (the agent's pad prompt, prefilled fence), one batch, temperature 0.7, 128 new
-  tokens at most, through transformers' batched ``generate`` and through CTranslate2;
+  prompts (the agent's pad prompt, prefilled fence), one batch, temperature 0.7,
+  ``--sample-tokens`` new tokens at most (128; ``improve`` samples up to 320, where a
+  program that loops keeps a padded batch waiting), through transformers' batched
+  ``generate`` and through CTranslate2; ``sample_tokens_per_s_ct2_int8``: CTranslate2 with
+  int8 weights (``NESY_CT2_COMPUTE=int8``; ``improve``'s default is CTranslate2 at float32:
+  int8's samples verified less often, docs/distillation.md);
 - ``teacher_tokens_per_s`` (with ``--teacher FILE.gguf``, e.g. the local Qwen2.5-Coder from
   ``make teacher``): the same prompts through that model, batched (transformers, GGUF);
 - ``teacher_tokens_per_s_ct2`` (with ``--teacher-ct2 DIR``, the same model as a safetensors
@@ -146,7 +150,7 @@ def trl(model_dir: Path, rows: list[Any], steps: int, batch: int, out: str) -> f
     return clock.tokens_per_s
 
 
-def sampling(spec: str, questions: list[str]) -> float:
+def sampling(spec: str, questions: list[str], max_new_tokens: int = 128) -> float:
     """Completion tokens per second, one batch of pad prompts, temperature 0.7."""
     from agent import render
     from agent.students import load_student
@@ -157,7 +161,9 @@ def sampling(spec: str, questions: list[str]) -> float:
     ]
     student.generate(prompts[:1], max_new_tokens=4)  # warm-up (CT2 export, first call)
     t = time.perf_counter()
-    out = student.generate(prompts, max_new_tokens=128, temperature=0.7, seed=0, stop=render.STOP)
+    out = student.generate(
+        prompts, max_new_tokens=max_new_tokens, temperature=0.7, seed=0, stop=render.STOP
+    )
     return sum(g.completion_tokens for g in out) / (time.perf_counter() - t)
 
 
@@ -217,6 +223,7 @@ def main() -> None:
     p.add_argument("--batch", type=int, default=8)
     p.add_argument("--verify-items", type=int, default=2000)
     p.add_argument("--sample-questions", type=int, default=16)
+    p.add_argument("--sample-tokens", type=int, default=128, help="new tokens a sample")
     p.add_argument("--teacher", type=Path, help="a teacher GGUF file for teacher_tokens_per_s")
     p.add_argument("--teacher-ct2", type=Path, help="the teacher as a model directory (int8 CT2)")
     p.add_argument("--sampling-only", action="store_true", help="skip the training rows")
@@ -242,16 +249,19 @@ def main() -> None:
     if not args.sampling_only:
         train.update(training_rows(args, model_dir, rows, say))
     questions = [r.question for r in rows[: args.sample_questions]]
-    sample_hf = sampling(f"hf:{model_dir}", questions)
+    n_new = args.sample_tokens
+    sample_hf = sampling(f"hf:{model_dir}", questions, n_new)
     say(f"sampling, transformers batched: {sample_hf:.0f} tokens/s")
-    sample_ct2 = sampling(f"ct2:{model_dir}", questions)
+    sample_ct2 = sampling(f"ct2:{model_dir}", questions, n_new)
     say(f"sampling, CTranslate2: {sample_ct2:.0f} tokens/s")
+    os.environ["NESY_CT2_COMPUTE"] = "int8"
+    sample_int8 = sampling(f"ct2:{model_dir}", questions, n_new)
+    say(f"sampling, CTranslate2 int8: {sample_int8:.0f} tokens/s")
     teacher_tps = sampling(f"hf:{args.teacher}", questions) if args.teacher else None
     if teacher_tps:
         say(f"teacher {args.teacher.name}: {teacher_tps:.1f} tokens/s")
     teacher_ct2 = None
     if args.teacher_ct2:
-        os.environ["NESY_CT2_COMPUTE"] = "int8"
         teacher_ct2 = sampling(f"ct2:{args.teacher_ct2}", questions)
         say(f"teacher {args.teacher_ct2} on CTranslate2 int8: {teacher_ct2:.1f} tokens/s")
     print(
@@ -259,6 +269,8 @@ def main() -> None:
             {
                 "sample_tokens_per_s_hf": round(sample_hf, 1),
                 "sample_tokens_per_s_ct2": round(sample_ct2, 1),
+                "sample_tokens_per_s_ct2_int8": round(sample_int8, 1),
+                "sample_tokens": n_new,
                 "teacher_tokens_per_s": round(teacher_tps, 2) if teacher_tps else None,
                 "teacher_tokens_per_s_ct2": round(teacher_ct2, 2) if teacher_ct2 else None,
                 "sample_questions": len(questions),

@@ -77,3 +77,17 @@ def test_until_sample_stops_after_the_verified_samples(tmp_path, tiny_model_dir)
     assert stats["questions_solved"] == 1  # Natalia's program is right once
     assert not (round_1 / "train.jsonl").exists() and not (round_1 / "model").exists()
     assert not (tmp_path / "imp" / "improve_log.jsonl").exists()
+
+
+@needs_shared
+def test_the_default_sampler_is_the_student_on_ctranslate2(tmp_path, tiny_model_dir):
+    data, seed = seed_run(tmp_path, tiny_model_dir, 4)
+    cfg = ImproveConfig(
+        seed_run=str(seed), out=str(tmp_path / "imp"), data=str(data), questions=2,
+        samples=1, temperature=0.7, student=str(tiny_model_dir), until="sample",
+        sample_tokens=8,
+    )  # fmt: skip
+    (stats,) = improve(cfg, TINY)
+    sampled = read_traces(tmp_path / "imp" / "round-1" / "traces.jsonl")
+    assert stats["programs_sampled"] == len(sampled) == 2
+    assert {t.source for t in sampled} == {f"ct2:{tiny_model_dir}"}
