@@ -27,7 +27,13 @@ Measures, on this machine:
   ``make teacher``): the same prompts through that model, batched (transformers, GGUF);
 - ``teacher_tokens_per_s_ct2`` (with ``--teacher-ct2 DIR``, the same model as a safetensors
   directory: ``python -m training.local_teacher export``): the same prompts on CTranslate2,
-  int8, batched.
+  int8, batched;
+- ``round_verified_yield`` / ``round_minutes`` / ``round_questions_solved`` (with
+  ``--round-questions N``): one self-training round's sampling and verification, scaled
+  down: ``improve``'s sampler (``--round-student``, default the base, on CTranslate2 at
+  float32) writes 4 programs at 0.7 for
+  each of the first N GSM8K-train questions, up to ``--sample-tokens`` each, through the
+  one verifier; minutes are the round's wall time, yield the share verified right.
 
 ``--sampling-only`` measures the sampling rows alone (the training rows print null).
 
@@ -167,6 +173,29 @@ def sampling(spec: str, questions: list[str], max_new_tokens: int = 128) -> floa
     return sum(g.completion_tokens for g in out) / (time.perf_counter() - t)
 
 
+def sample_round(spec: str, data: Path, questions: int, max_tokens: int) -> dict[str, float]:
+    """A self-training round's sampling and verification (``nesy distill improve``'s), on
+    the first ``questions`` GSM8K-train questions: yield, questions solved, minutes."""
+    from training.exemplars import SOURCE
+    from training.teachers import LiveSettings, gsm8k_candidates
+    from training.verify_traces import check
+
+    with tempfile.TemporaryDirectory() as tmp:
+        settings = LiveSettings(samples=4, temperature=0.7, max_tokens=max_tokens,
+                                cache=f"{tmp}/cache.jsonl")  # fmt: skip
+        t = time.perf_counter()
+        traces = [c.trace() for c in check(gsm8k_candidates(spec, data / SOURCE, questions,
+                                                             settings))]  # fmt: skip
+        minutes = (time.perf_counter() - t) / 60
+    kept = [x for x in traces if x.kept]
+    return {
+        "round_verified_yield": round(len(kept) / len(traces), 4) if traces else 0.0,
+        "round_questions_solved": len({x.item_id for x in kept}),
+        "round_programs": len(traces),
+        "round_minutes": round(minutes, 2),
+    }
+
+
 TRAIN_KEYS = (
     "sft_tokens_per_s", "trl_tokens_per_s", "sft_speedup_vs_trl", "sft_full_tokens_per_s",
     "tokens_per_example_0_exemplars", "tokens_per_example_2_exemplars",
@@ -224,6 +253,8 @@ def main() -> None:
     p.add_argument("--verify-items", type=int, default=2000)
     p.add_argument("--sample-questions", type=int, default=16)
     p.add_argument("--sample-tokens", type=int, default=128, help="new tokens a sample")
+    p.add_argument("--round-questions", type=int, default=0, help="a scaled-down improve round")
+    p.add_argument("--round-student", type=Path, help="its student (default: the base)")
     p.add_argument("--teacher", type=Path, help="a teacher GGUF file for teacher_tokens_per_s")
     p.add_argument("--teacher-ct2", type=Path, help="the teacher as a model directory (int8 CT2)")
     p.add_argument("--sampling-only", action="store_true", help="skip the training rows")
@@ -254,14 +285,27 @@ def main() -> None:
     say(f"sampling, transformers batched: {sample_hf:.0f} tokens/s")
     sample_ct2 = sampling(f"ct2:{model_dir}", questions, n_new)
     say(f"sampling, CTranslate2: {sample_ct2:.0f} tokens/s")
+    before = os.environ.get("NESY_CT2_COMPUTE")
     os.environ["NESY_CT2_COMPUTE"] = "int8"
     sample_int8 = sampling(f"ct2:{model_dir}", questions, n_new)
+    if before is None:
+        del os.environ["NESY_CT2_COMPUTE"]
+    else:
+        os.environ["NESY_CT2_COMPUTE"] = before
     say(f"sampling, CTranslate2 int8: {sample_int8:.0f} tokens/s")
+    rounds: dict[str, float | None] = dict.fromkeys(
+        ("round_verified_yield", "round_questions_solved", "round_programs", "round_minutes")
+    )
+    if args.round_questions:
+        student = args.round_student or model_dir
+        rounds.update(sample_round(f"ct2:{student}", args.data, args.round_questions, n_new))
+        say(f"a round of {args.round_questions} questions x 4: {rounds}")
     teacher_tps = sampling(f"hf:{args.teacher}", questions) if args.teacher else None
     if teacher_tps:
         say(f"teacher {args.teacher.name}: {teacher_tps:.1f} tokens/s")
     teacher_ct2 = None
     if args.teacher_ct2:
+        os.environ["NESY_CT2_COMPUTE"] = "int8"
         teacher_ct2 = sampling(f"ct2:{args.teacher_ct2}", questions)
         say(f"teacher {args.teacher_ct2} on CTranslate2 int8: {teacher_ct2:.1f} tokens/s")
     print(
@@ -275,6 +319,7 @@ def main() -> None:
                 "teacher_tokens_per_s_ct2": round(teacher_ct2, 2) if teacher_ct2 else None,
                 "sample_questions": len(questions),
                 **train,
+                **rounds,
                 "convert_verify_per_s": None if args.sampling_only else round(convert_verify, 1),
                 "steps": args.steps,
                 "batch": args.batch,
