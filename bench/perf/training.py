@@ -31,9 +31,9 @@ Measures, on this machine:
 - ``round_verified_yield`` / ``round_minutes`` / ``round_questions_solved`` (with
   ``--round-questions N``): one self-training round's sampling and verification, scaled
   down: ``improve``'s sampler (``--round-student``, default the base, on CTranslate2 at
-  float32) writes 4 programs at 0.7 for
-  each of the first N GSM8K-train questions, up to ``--sample-tokens`` each, through the
-  one verifier; minutes are the round's wall time, yield the share verified right.
+  float32) writes ``improve``'s default samples per question at its default temperature
+  for each of the first N GSM8K-train questions, up to ``--sample-tokens`` each, through
+  the one verifier; minutes are the round's wall time, yield the share verified right.
 
 ``--sampling-only`` measures the sampling rows alone (the training rows print null).
 
@@ -173,27 +173,31 @@ def sampling(spec: str, questions: list[str], max_new_tokens: int = 128) -> floa
     return sum(g.completion_tokens for g in out) / (time.perf_counter() - t)
 
 
+ROUND_KEYS = ("round_verified_yield", "round_questions_solved", "round_programs", "round_minutes")
+
+
 def sample_round(spec: str, data: Path, questions: int, max_tokens: int) -> dict[str, float]:
-    """A self-training round's sampling and verification (``nesy distill improve``'s), on
-    the first ``questions`` GSM8K-train questions: yield, questions solved, minutes."""
+    """A self-training round's sampling and verification (``nesy distill improve``'s own
+    settings and ``round_stats``), on the first ``questions`` GSM8K-train questions."""
+    from dataclasses import fields
+
     from training.exemplars import SOURCE
+    from training.improve import ImproveConfig, round_stats
     from training.teachers import LiveSettings, gsm8k_candidates
     from training.verify_traces import check
 
+    default = {f.name: f.default for f in fields(ImproveConfig)}
     with tempfile.TemporaryDirectory() as tmp:
-        settings = LiveSettings(samples=4, temperature=0.7, max_tokens=max_tokens,
-                                cache=f"{tmp}/cache.jsonl")  # fmt: skip
+        settings = LiveSettings(samples=default["samples"], temperature=default["temperature"],
+                                max_tokens=max_tokens, cache=f"{tmp}/cache.jsonl")  # fmt: skip
         t = time.perf_counter()
         traces = [c.trace() for c in check(gsm8k_candidates(spec, data / SOURCE, questions,
                                                              settings))]  # fmt: skip
         minutes = (time.perf_counter() - t) / 60
-    kept = [x for x in traces if x.kept]
-    return {
-        "round_verified_yield": round(len(kept) / len(traces), 4) if traces else 0.0,
-        "round_questions_solved": len({x.item_id for x in kept}),
-        "round_programs": len(traces),
-        "round_minutes": round(minutes, 2),
-    }
+    stats = round_stats(traces, set())
+    values = (stats["verified_yield"], stats["questions_solved"], stats["programs_sampled"],
+              round(minutes, 2))  # fmt: skip
+    return dict(zip(ROUND_KEYS, values, strict=True))
 
 
 TRAIN_KEYS = (
@@ -285,27 +289,19 @@ def main() -> None:
     say(f"sampling, transformers batched: {sample_hf:.0f} tokens/s")
     sample_ct2 = sampling(f"ct2:{model_dir}", questions, n_new)
     say(f"sampling, CTranslate2: {sample_ct2:.0f} tokens/s")
-    before = os.environ.get("NESY_CT2_COMPUTE")
-    os.environ["NESY_CT2_COMPUTE"] = "int8"
-    sample_int8 = sampling(f"ct2:{model_dir}", questions, n_new)
-    if before is None:
-        del os.environ["NESY_CT2_COMPUTE"]
-    else:
-        os.environ["NESY_CT2_COMPUTE"] = before
-    say(f"sampling, CTranslate2 int8: {sample_int8:.0f} tokens/s")
-    rounds: dict[str, float | None] = dict.fromkeys(
-        ("round_verified_yield", "round_questions_solved", "round_programs", "round_minutes")
-    )
-    if args.round_questions:
+    rounds: dict[str, float | None] = dict.fromkeys(ROUND_KEYS)  # null: not measured
+    if args.round_questions:  # at float32, as improve samples
         student = args.round_student or model_dir
         rounds.update(sample_round(f"ct2:{student}", args.data, args.round_questions, n_new))
-        say(f"a round of {args.round_questions} questions x 4: {rounds}")
+        say(f"a round of {args.round_questions} questions: {rounds}")
+    os.environ["NESY_CT2_COMPUTE"] = "int8"  # from here on: the int8 rows
+    sample_int8 = sampling(f"ct2:{model_dir}", questions, n_new)
+    say(f"sampling, CTranslate2 int8: {sample_int8:.0f} tokens/s")
     teacher_tps = sampling(f"hf:{args.teacher}", questions) if args.teacher else None
     if teacher_tps:
         say(f"teacher {args.teacher.name}: {teacher_tps:.1f} tokens/s")
     teacher_ct2 = None
     if args.teacher_ct2:
-        os.environ["NESY_CT2_COMPUTE"] = "int8"
         teacher_ct2 = sampling(f"ct2:{args.teacher_ct2}", questions)
         say(f"teacher {args.teacher_ct2} on CTranslate2 int8: {teacher_ct2:.1f} tokens/s")
     print(
