@@ -39,6 +39,14 @@ class AgentConfig:
     vote_temperature: float = field(
         default=0.7, metadata={"help": "sampling temperature when vote_k > 1"}
     )
+    resample_k: int = field(
+        default=0,
+        metadata={
+            "help": "programs sampled again (at vote_temperature) when no math answer is a "
+            "whole, non-negative number, as counts are (GSM8K's); the whole answers vote. "
+            "0: off"
+        },
+    )
     max_new_tokens: int = field(default=256, metadata={"help": "tokens per model reply"})
     syntax_retries: int = field(
         default=2, metadata={"help": "resamples of a program that does not parse"}

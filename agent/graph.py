@@ -10,6 +10,9 @@ Each node is a function ``state -> partial state``; ``build_graph`` compiles the
 - repair: the solver's error goes back to the student, at most ``max_repairs`` times
   (Logic-LM self-refinement);
 - fallback: a direct answer, not grounded, when no program worked;
+- resample: with ``resample_k``, math answers none of which is a whole, non-negative
+  number (a count) send the student back for that many sampled programs; only whole
+  answers vote then;
 - answer: majority vote over solver answers (PoT maj@k), normalised by answer type.
 """
 
@@ -57,6 +60,7 @@ class State(TypedDict, total=False):
     prompt_id: str
     attempts: Annotated[list[dict[str, Any]], operator.add]
     completed: bool  # a story's units were completed once (``complete_units``)
+    resampled: bool  # programs were sampled again for a whole answer (``resample``)
 
 
 def _step(node: str, t0: float, **kw: Any) -> dict[str, Any]:
@@ -167,9 +171,7 @@ def formulate(state: State, ctx: Context) -> State:
     prompt_id = render.template_id(mode)
     if spec.per_sentence:
         return _formulate_sentences(state, ctx, t0, prompt_id)
-    messages = render.formulate_messages(
-        mode, state["question"], state.get("exemplars", ""), state.get("sub_questions") or ()
-    )
+    messages = _formulate_messages(state)
     k = max(1, ctx.cfg.vote_k)
     outs = _generate(
         ctx,
@@ -203,6 +205,56 @@ def formulate(state: State, ctx: Context) -> State:
         raw.append(text)
         attempts.append(_attempt("formulate", prompt_id, messages, text, program))
     return _formulated(programs, raw, attempts, prompt_id, (ptok, ctok), t0, spec.solver)
+
+
+def _formulate_messages(state: State) -> list[Any]:
+    return render.formulate_messages(
+        state["mode"],
+        state["question"],
+        state.get("exemplars", ""),
+        state.get("sub_questions") or (),
+    )
+
+
+def resample(state: State, ctx: Context) -> State:
+    """Every math answer is negative or fractional where a count was asked: ``resample_k``
+    programs are sampled at ``vote_temperature`` beside the ones there, and in ``answer``
+    only the whole answers vote (the others stand when none is whole). Once per question."""
+    t0 = time.perf_counter()
+    mode = state["mode"]
+    spec = MODE_SPECS[mode]
+    messages = _formulate_messages(state)
+    outs = _generate(
+        ctx,
+        [messages],
+        n=ctx.cfg.resample_k,
+        temperature=ctx.cfg.vote_temperature,
+        seed=ctx.cfg.seed + 7919,
+        language=spec.language,
+        skill=mode,
+    )
+    programs = [extract_program(g.text, spec.language) for g in outs]
+    prompt_id = render.template_id(mode)
+    was = ", ".join(str(a) for a in _answers(state) if a is not None)
+    return {
+        "programs": [*state["programs"], *programs],
+        "raw_outputs": [g.text for g in outs],
+        "attempts": [
+            _attempt("resample", prompt_id, messages, g.text, p)
+            for g, p in zip(outs, programs, strict=True)
+        ],
+        "resampled": True,
+        "prompt_tokens": sum(g.prompt_tokens for g in outs),
+        "completion_tokens": sum(g.completion_tokens for g in outs),
+        "steps": [
+            _step(
+                "resample",
+                t0,
+                solver=spec.solver,
+                text=f"no whole answer ({was}); {len(programs)} programs sampled again",
+            )
+        ],
+    }
 
 
 def _formulated(
@@ -365,13 +417,29 @@ def _usable(state: State) -> list[bool]:
 
 def after_solve(state: State, ctx: Context) -> str:
     if any(_usable(state)):
-        return "answer"
+        return "resample" if _may_resample(state, ctx) else "answer"
     if MODE_SPECS[state["mode"]].per_sentence:
         # each sentence was checked and resampled in formulate already; a story's units
         # that left someone out may still be completed
         completing = _completion_may_come(state, ctx) and _incomplete(state)
         return "repair" if completing else "fallback"
     return "repair" if _may_repair(state, ctx) else "fallback"
+
+
+def _answers(state: State) -> list[Any]:
+    answer_type = MODE_SPECS[state["mode"]].answer_type
+    return [verify.answer_of(SolverResult(**r), answer_type) for r in state["results"]]
+
+
+def _may_resample(state: State, ctx: Context) -> bool:
+    """Math answers, none of them whole (``verify.whole``), not yet resampled."""
+    return (
+        ctx.cfg.resample_k > 0
+        and MODE_SPECS[state["mode"]].answer_type == "number"
+        and not state.get("resampled")
+        and not any(verify.whole(a) for a in _answers(state))
+        and _budget_left(ctx, state)
+    )
 
 
 def _may_repair(state: State, ctx: Context) -> bool:
@@ -553,7 +621,13 @@ def answer(state: State, ctx: Context) -> State:
     t0 = time.perf_counter()
     spec = MODE_SPECS[state["mode"]]
     results = [SolverResult(**r) for r in state["results"]]
-    v = verify.judge(results, spec.answer_type, programs=state["programs"])
+    programs = state["programs"]
+    if state.get("resampled"):  # only whole answers vote, when there are any
+        keep = [verify.whole(verify.answer_of(r, spec.answer_type)) for r in results]
+        if any(keep):
+            results = [r for r, k in zip(results, keep, strict=True) if k]
+            programs = [p for p, k in zip(programs, keep, strict=True) if k]
+    v = verify.judge(results, spec.answer_type, programs=programs)
     if not v.grounded:
         return {
             "answer": None,
@@ -604,6 +678,7 @@ def build_graph(
         ("formulate", formulate),
         ("solve", run_solver),
         ("repair", repair),
+        ("resample", resample),
         ("fallback", fallback),
         ("answer", answer),
     ]:
@@ -626,9 +701,12 @@ def build_graph(
     g.add_edge("decompose", "formulate")
     g.add_edge("formulate", "solve")
     g.add_conditional_edges(
-        "solve", functools.partial(after_solve, ctx=ctx), ["answer", "repair", "fallback"]
+        "solve",
+        functools.partial(after_solve, ctx=ctx),
+        ["answer", "repair", "resample", "fallback"],
     )
     g.add_edge("repair", "solve")
+    g.add_edge("resample", "solve")
     g.add_edge("fallback", END)
     g.add_edge("answer", END)
     return g.compile(checkpointer=checkpointer)

@@ -160,6 +160,14 @@ def unusable(result: SolverResult) -> str:
     return f"the answer {str(value)[:120]!r} is not of the expected type"
 
 
+def whole(answer: Any) -> bool:
+    """A whole, non-negative number: what a count is (every GSM8K answer is one). A
+    program that answers -11 or 4.25 to "how many eggs" took a wrong operation."""
+    if isinstance(answer, bool) or not isinstance(answer, (int, float)):
+        return False
+    return answer >= 0 and abs(answer - round(answer)) < 1e-6
+
+
 def vote(answers: Sequence[Any]) -> tuple[Any, int]:
     """(majority answer, its votes) among non-None answers; first seen wins ties."""
     keyed = [(json.dumps(a, sort_keys=True, default=str), a) for a in answers if a is not None]

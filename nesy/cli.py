@@ -242,6 +242,7 @@ def _load_agent(args: argparse.Namespace, checkpoint: Path | None = None) -> Any
         task=args.task,
         max_repairs=args.max_repairs,
         vote_k=args.vote_k,
+        resample_k=args.resample_k,
         max_new_tokens=args.max_new_tokens,
     )
 
@@ -481,6 +482,7 @@ def build_parser() -> argparse.ArgumentParser:
         q.add_argument("--no-kb", action="store_true", help="no retrieval")
         q.add_argument("--max-repairs", type=_number(int, 0), help=_help("max_repairs"))
         q.add_argument("--vote-k", type=_positive(int), help=_help("vote_k"))
+        q.add_argument("--resample-k", type=_number(int, 0), help=_help("resample_k"))
         q.add_argument("--max-new-tokens", type=_positive(int), help=_help("max_new_tokens"))
         q.add_argument("--device", choices=["auto", "cpu", "cuda"])
         q.set_defaults(func=func, agent_flags=True)

@@ -14,6 +14,7 @@ Looked up in this order, first found wins: ``$NESY_CONFIG``, ``./nesy.toml``,
     mode = "pad"
     max_repairs = 2
     vote_k = 1
+    resample_k = 8                    # math answers are counts: no whole answer, sample again
     max_new_tokens = 256
 """
 
@@ -25,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 # The AgentConfig fields (agent/config.py) the CLI and nesy.toml expose, and the CLI's own.
-CONFIG_FLAGS = ("mode", "task", "max_repairs", "vote_k", "max_new_tokens")
+CONFIG_FLAGS = ("mode", "task", "max_repairs", "vote_k", "resample_k", "max_new_tokens")
 SECTIONS = {
     "paths": {"kb", "checkpoint", "results", "data"},
     "agent": {"model", "device", *CONFIG_FLAGS},

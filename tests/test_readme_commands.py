@@ -72,13 +72,14 @@ def test_a_documented_command_parses(where, cmd):
     assert not unknown, f"{where}: `{cmd}`: {' '.join(chain)} has no {unknown}"
 
 
-# `python -m training.X` and `python bench/perf/X.py` in the same blocks: each must at least
-# answer --help (a moved or renamed module fails here, not in a reader's shell).
+# `python -m training.X` and `python bench/{perf,probes}/X.py` in the same blocks: each must
+# at least answer --help (a moved or renamed module fails here, not in a reader's shell).
+SCRIPT = re.compile(r"python (-m [a-z_.]+|bench/(?:perf|probes)/[a-z_]+\.py)")
 SCRIPTS = sorted(
     {
         m
         for path in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
-        for m in re.findall(r"python (-m [a-z_.]+|bench/perf/[a-z_]+\.py)", path.read_text())
+        for m in SCRIPT.findall(path.read_text())
     }
 )
 

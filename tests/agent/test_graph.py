@@ -237,6 +237,39 @@ def test_repair_keeps_every_voted_program():
     assert (a.answer, a.grounded) == (3.0, True)
 
 
+def test_no_whole_answer_samples_again_and_only_whole_answers_vote():
+    """GSM8K-style counts: -11 or 3.5 eggs is a wrong operation. With ``resample_k``, the
+    student samples that many programs more, and only the whole answers vote."""
+    student = Scripted(["ans = 7 / 2\n", "ans = 4\n", "ans = 9 / 2\n", "ans = 4\n"])
+    agent = Agent(student, config=AgentConfig(mode="pad", exemplars=0, resample_k=3))
+    a = agent.ask("How many eggs are left?")
+    assert (a.answer, a.grounded) == (4.0, True)
+    assert [x.node for x in a.trace.attempts].count("resample") == 3
+    step = next(s for s in a.steps if s.node == "resample")
+    assert "no whole answer (3.5)" in step.text and "3 programs" in step.text
+    assert "2/2 votes" in a.steps[-1].text  # 4.5 and 3.5 left out of the vote
+
+
+def test_resampling_keeps_the_answers_when_none_is_whole_and_is_off_by_default():
+    agent = Agent(
+        Scripted(["ans = -2\n", "ans = 0.5\n"]),
+        config=AgentConfig(mode="pad", exemplars=0, resample_k=2),
+    )
+    a = agent.ask("How much is left?")
+    assert (a.answer, a.grounded) == (0.5, True)  # every answer votes again
+    assert [x.node for x in a.trace.attempts].count("resample") == 2
+    off = Agent(
+        Scripted(["ans = 7 / 2\n", "ans = 4\n"]), config=AgentConfig(mode="pad", exemplars=0)
+    )
+    a = off.ask("How many eggs are left?")
+    assert a.answer == 3.5 and all(x.node != "resample" for x in a.trace.attempts)
+    whole = Agent(
+        Scripted(["ans = 3\n", "ans = 4\n"]),
+        config=AgentConfig(mode="pad", exemplars=0, resample_k=2),
+    )
+    assert whole.ask("How many?").answer == 3.0  # a whole answer is not second-guessed
+
+
 def test_the_trace_records_every_attempt():
     agent = Agent(
         Scripted(["ans = 1 / 0\n", "ans = 4 / 2\n"]),

@@ -88,6 +88,11 @@ def test_vote_is_majority_with_first_seen_ties():
     assert verify.vote([None]) == (None, 0)
 
 
+def test_a_whole_answer_is_a_non_negative_integer_value():
+    assert all(verify.whole(v) for v in (0, 3, 3.0, 1e6, 2.0000000001))
+    assert not any(verify.whole(v) for v in (-1, -0.5, 2.5, 16.666666666666668, "3", None, True))
+
+
 def test_an_ok_result_that_is_a_list_is_not_an_answer():
     v = verify.run("prolog", ["answer([1, 2])."])
     assert v.results[0].status == "ok" and v.answer is None and not v.grounded

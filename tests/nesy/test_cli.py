@@ -86,6 +86,7 @@ def test_solve_does_not_import_torch():
         (["serve", "--port", "99999"], "argument --port: must be <= 65535, got 99999"),
         (["serve", "--max-concurrency", "0"], "argument --max-concurrency: must be > 0"),
         (["ask", "--max-repairs", "-1", "q"], "argument --max-repairs: must be >= 0, got -1"),
+        (["ask", "--resample-k", "-2", "q"], "argument --resample-k: must be >= 0, got -2"),
         (["kb", "search", "-k", "0", "x"], "argument -k: must be > 0, got 0"),
         (["kb", "import", "--threshold", "2", "f"], "argument --threshold: must be <= 1"),
         (["solve", "--models", "-3", "f.py"], "argument --models: must be >= 0, got -3"),
