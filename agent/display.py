@@ -18,6 +18,8 @@ def show_step(console: Any, node: str, step: dict[str, Any]) -> None:
         value = result["answer"] if result["status"] == "ok" else ""
         detail = f" {result['detail'][:200]}" if result["detail"] else ""
         console.print(f"[{colour}]{step.get('solver')}: {result['status']}[/] {value}{detail}")
+        if step.get("text"):
+            console.print(f"[dim]{step['text'][:300]}[/]")
     elif node == "route":
         console.print(f"[cyan]route[/] {step.get('text', '')}")
     elif node == "decompose":

@@ -376,25 +376,32 @@ def _formulate_sentences(state: State, ctx: Context, t0: float, prompt_id: str) 
 
 
 def run_solver(state: State, ctx: Context) -> State:
-    """Each program through its solver. A family story whose facts imply no relation is
-    settled by turning each fact round (``verify.settle``), once no completion of its
-    units is still to come: a unit that left someone out is completed first."""
+    """Each program through its solver. A family story's facts that its genders show
+    written backwards are turned round first (``theory.turn_by_gender``); one whose facts
+    imply no relation is settled by turning each fact round (``verify.settle``), once no
+    completion of its units is still to come: a unit that left someone out is completed
+    first."""
     t0 = time.perf_counter()
     spec = MODE_SPECS[state["mode"]]
-    turn = [spec.per_sentence == "story"] * len(state["programs"])
-    if any(turn) and _completion_may_come(state, ctx):
+    story = spec.per_sentence == "story"
+    # a family story's facts that its genders show written backwards are turned round first
+    mended = [theory.turn_by_gender(p) if story else (p, []) for p in state["programs"]]
+    programs, turned = [p for p, _ in mended], [t for _, t in mended]
+    turn = [story] * len(programs)
+    if story and _completion_may_come(state, ctx):
         th = theory.split(state["question"], spec.per_sentence)
-        turn = [not _short_units(th, p) for p in state["programs"]]
+        turn = [not _short_units(th, p) for p in programs]
     results = [
         verify.solved(state["mode"], p, ctx.solve, ctx.cfg.solver_timeout_s, turn=t)
-        for p, t in zip(state["programs"], turn, strict=True)
+        for p, t in zip(programs, turn, strict=True)
     ]
     dumped = [r.model_dump(mode="json") for r in results]
     return {
+        "programs": programs,
         "results": dumped,
         "attempts": [
             {"node": "solve", "program": p, "result": r}
-            for p, r in zip(state["programs"], dumped, strict=True)
+            for p, r in zip(programs, dumped, strict=True)
         ],
         "steps": [
             _step(
@@ -404,8 +411,9 @@ def run_solver(state: State, ctx: Context) -> State:
                 solver=spec.solver,
                 result=r,
                 repair=state.get("repairs", 0),
+                text=f"turned round, against the genders: {' '.join(t)}" if t else "",
             )
-            for p, r in zip(state["programs"], results, strict=True)
+            for p, r, t in zip(programs, results, turned, strict=True)
         ],
     }
 

@@ -530,6 +530,30 @@ def with_each_fact_turned(program: str) -> list[str]:
     ]
 
 
+_GENDER_HINT = re.compile(r'\b(said_gender|name_gender)\("([^"]*)",\s*(male|female)\)\.')
+
+
+def turn_by_gender(program: str) -> tuple[str, list[str]]:
+    """A family story's facts written backwards where the genders show it: in
+    ``rel("Lisa", daughter, "Jason")`` the daughter is Jason, whom the story's hints call
+    male, while Lisa is female: the fact is turned round (``rel("Jason", daughter,
+    "Lisa")``). A pronoun's gender (``said_gender``) beats the name's (``name_gender``); a
+    fact is turned only when the named person's gender contradicts the relation and the
+    other's fits it. Returns the program and the facts turned, as written before."""
+    hints: dict[str, str] = {}
+    for kind, name, gender in _GENDER_HINT.findall(program):
+        if kind == "said_gender" or name not in hints:
+            hints[name] = gender
+    turned = []
+    for m in reversed(list(_REL_FACT.finditer(program))):
+        a, relation, b = m[1], m[2], m[3]
+        gender = _KIN_GENDER.get(relation)
+        if gender and hints.get(b, gender) != gender and hints.get(a) == gender:
+            program = f'{program[: m.start()]}rel("{b}", {relation}, "{a}").{program[m.end() :]}'
+            turned.append(m[0])
+    return program, turned[::-1]
+
+
 def clause_ok(clause: str, statement: bool = False) -> bool:
     """A translation the graph can use: facts and rules over ``p(a)`` / ``-p(a, b)`` atoms,
     each ending in a full stop, no head variable without a body; for the statement one

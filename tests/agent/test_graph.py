@@ -110,6 +110,21 @@ def test_asp_mode_translates_a_story_unit_by_unit_and_reasons_with_the_kinship_l
     ]
 
 
+def test_a_story_fact_its_genders_show_backwards_is_turned_round_before_solving():
+    """ "[Lisa] and [Jason] did the father daughter dance" read as Jason being Lisa's
+    daughter: the story's hints say Jason is male and Lisa female, so the fact is turned."""
+    student = Scripted(['rel("Lisa", daughter, "Jason").', 'rel("Jason", wife, "Gabrielle").'])
+    agent = Agent(student, config=AgentConfig(task="kinship", exemplars=0))
+    a = agent.ask(
+        "[Lisa] and her father [Jason] danced. [Jason] and his wife [Gabrielle] cried.\n"
+        "Who is Lisa to Gabrielle?"
+    )
+    assert (a.answer, a.grounded) == ("daughter", True)
+    assert a.trace.programs[0].startswith('rel("Jason", daughter, "Lisa").')
+    solve = next(s for s in a.steps if s.node == "solve")
+    assert solve.text == 'turned round, against the genders: rel("Lisa", daughter, "Jason").'
+
+
 def test_garbage_from_a_real_tiny_model_ends_in_a_graceful_answer(tiny):
     agent = Agent(
         tiny,

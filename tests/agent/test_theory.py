@@ -394,3 +394,20 @@ SELF = theory.split(
 def test_a_thing_and_itself_keeps_both_arguments(statement, filled, n):
     clauses = ["chases(cat, rabbit).", "big(X) :- chases(X, rabbit).", statement]
     assert theory.fill_reflexives(SELF, clauses) == (clauses[:2] + [filled], n)
+
+
+def test_a_fact_is_turned_round_only_when_both_genders_show_it_backwards():
+    hints = 'said_gender("Jason", male).\nname_gender("Lisa", female).\n'
+    program, turned = theory.turn_by_gender(f'rel("Lisa", daughter, "Jason").\n{hints}')
+    assert program.startswith('rel("Jason", daughter, "Lisa").') and turned == [
+        'rel("Lisa", daughter, "Jason").'
+    ]
+    for kept in [
+        'rel("Jason", daughter, "Lisa").',  # already right
+        'rel("Lisa", child, "Jason").',  # a relation with no gender
+        'rel("Kim", daughter, "Jason").',  # Kim's gender unknown: either may be wrong
+    ]:
+        assert theory.turn_by_gender(kept + "\n" + hints) == (kept + "\n" + hints, [])
+    # a pronoun's gender beats the census's: "Lee", said to be female, is no son
+    told = 'rel("Jason", son, "Lee").\nname_gender("Lee", male).\nsaid_gender("Lee", female).\n'
+    assert theory.turn_by_gender(told + hints)[1] == ['rel("Jason", son, "Lee").']
