@@ -419,8 +419,7 @@ def run_solver(state: State, ctx: Context) -> State:
 
 
 def _usable(state: State) -> list[bool]:
-    answer_type = MODE_SPECS[state["mode"]].answer_type
-    return [verify.answer_of(SolverResult(**r), answer_type) is not None for r in state["results"]]
+    return [a is not None for a in _answers(state)]
 
 
 def after_solve(state: State, ctx: Context) -> str:
