@@ -630,7 +630,7 @@ def answer(state: State, ctx: Context) -> State:
     results = [SolverResult(**r) for r in state["results"]]
     programs = state["programs"]
     if state.get("resampled"):  # only whole answers vote, when there are any
-        keep = [verify.whole(verify.answer_of(r, spec.answer_type)) for r in results]
+        keep = [verify.whole(a) for a in _answers(state)]
         if any(keep):
             results = [r for r, k in zip(results, keep, strict=True) if k]
             programs = [p for p, k in zip(programs, keep, strict=True) if k]

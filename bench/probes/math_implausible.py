@@ -24,12 +24,12 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def plausible(value: Any) -> bool:
-    """A whole, non-negative number (every GSM8K answer is one)."""
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        return False
-    return v >= 0 and abs(v - round(v)) < 1e-6
+    """A whole, non-negative number (every GSM8K answer is one): the graph's own check
+    (``verify.whole``) on the normalised value."""
+    from agent.normalize import normalize
+    from agent.verify import whole
+
+    return whole(normalize(value, "number"))
 
 
 def recorded(run: str, results: Path) -> dict[str, Any]:
